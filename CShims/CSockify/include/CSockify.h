@@ -1,0 +1,43 @@
+// The C surface Sockify's Swift code uses: headers Glibc's module map leaves out, and the few macros and
+// GNU-only declarations the Swift importer cannot reach. No logic, no state, no errno translation here.
+#ifndef C_SOCKIFY_H
+#define C_SOCKIFY_H
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <pthread.h>
+#include <liburing.h>
+
+// accept4(2) is declared only under _GNU_SOURCE, which the importer does not define when it parses this header,
+// so the wrapper lives out of line in shims.c (compiled with -D_GNU_SOURCE).
+int CSockify_accept4(int fd, struct sockaddr *_Nullable addr, socklen_t *_Nullable len, int flags);
+
+// EPOLLRDHUP and EPOLLET are enum constants with macro twins; the importer keeps neither reliably as UInt32.
+static inline unsigned CSockify_EPOLLIN(void) { return EPOLLIN; }
+static inline unsigned CSockify_EPOLLOUT(void) { return EPOLLOUT; }
+static inline unsigned CSockify_EPOLLRDHUP(void) { return EPOLLRDHUP; }
+static inline unsigned CSockify_EPOLLHUP(void) { return EPOLLHUP; }
+static inline unsigned CSockify_EPOLLERR(void) { return EPOLLERR; }
+static inline unsigned CSockify_EPOLLET(void) { return EPOLLET; }
+
+// epoll_event is __attribute__((packed)) on x86-64; these accessors keep Swift from guessing its layout.
+static inline void CSockify_epoll_event_set(struct epoll_event *_Nonnull ev, unsigned events, unsigned long long data) {
+    ev->events = events;
+    ev->data.u64 = data;
+}
+static inline unsigned CSockify_epoll_event_events(const struct epoll_event *_Nonnull ev) { return ev->events; }
+static inline unsigned long long CSockify_epoll_event_data(const struct epoll_event *_Nonnull ev) { return ev->data.u64; }
+
+// CPU_* are function-like macros over __CPU_* GNU macros; pthread_setaffinity_np is GNU-only (shims.c).
+void CSockify_CPU_ZERO(cpu_set_t *_Nonnull set);
+void CSockify_CPU_SET(int cpu, cpu_set_t *_Nonnull set);
+int CSockify_pthread_setaffinity_np(pthread_t thread, size_t size, const cpu_set_t *_Nonnull set);
+
+#endif

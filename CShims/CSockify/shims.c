@@ -1,0 +1,11 @@
+// Out-of-line wrappers for declarations that exist only under _GNU_SOURCE (Package.swift defines it for this file),
+// plus layout checks for the structs Swift touches through accessors.
+#include "CSockify.h"
+#include <assert.h>
+
+int CSockify_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) { return accept4(fd, addr, len, flags); }
+void CSockify_CPU_ZERO(cpu_set_t *set) { CPU_ZERO(set); }
+void CSockify_CPU_SET(int cpu, cpu_set_t *set) { CPU_SET(cpu, set); }
+int CSockify_pthread_setaffinity_np(pthread_t t, size_t n, const cpu_set_t *s) { return pthread_setaffinity_np(t, n, s); }
+
+_Static_assert(sizeof(struct epoll_event) == 12, "x86-64 epoll_event is packed to 12 bytes");

@@ -1,0 +1,1 @@
+print("sockify: not yet")

@@ -1,0 +1,1 @@
+print("sockify-load: not yet")
