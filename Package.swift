@@ -45,11 +45,15 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: swift6),
-        .testTarget(name: "SockifyProtocolTests", dependencies: ["SockifyProtocol"], swiftSettings: swift6),
+        .testTarget(
+            name: "SockifyProtocolTests",
+            dependencies: ["SockifyProtocol", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swift6),
         .testTarget(name: "SockifyBuffersTests", dependencies: ["SockifyBuffers"], swiftSettings: swift6),
         .testTarget(name: "SockifyReactorTests", dependencies: ["SockifyReactor", "CSockify"], swiftSettings: swift6),
         .testTarget(name: "SockifyTargetsTests", dependencies: ["SockifyTargets"], swiftSettings: swift6),
         .testTarget(name: "SockifyProxyTests", dependencies: ["SockifyProxy", "SockifyProtocol"], swiftSettings: swift6),
+        .testTarget(name: "SockifyCLITests", dependencies: ["SockifyCLI"], swiftSettings: swift6),
         .testTarget(name: "SockifyIntegrationTests", dependencies: [], swiftSettings: swift6),
     ]
 )
