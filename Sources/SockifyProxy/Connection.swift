@@ -1,0 +1,909 @@
+// One accepted client connection, for its whole life on one reactor: HTTP head → static file or WebSocket
+// upgrade → relay to the target with backpressure both ways → close handshake → one summary log line.
+import Crypto
+import SockifyBuffers
+import SockifyProtocol
+import SockifyReactor
+
+/// A client connection and, once upgraded, its target connection.
+///
+/// Output to the client always leaves in this order, so frames never interleave: the HTTP response bytes
+/// (`httpOut`), a static file body (`file`), the target→client frame in flight (`t2c…`), then one queued control
+/// frame (`control…`). Each half-pipe holds a pool slot only while bytes are in flight; when its writer would block it
+/// stops reading its source (backpressure), so a connection never buffers more than one slot per direction.
+///
+/// Readiness is edge-triggered: `clientReadable` and friends remember an edge until a syscall says `wouldBlock`
+/// (or a short read/write shows the kernel buffer is exhausted), and `pump()` runs every half-pipe that can make
+/// progress.
+final class Connection: ReactorHandler {
+    enum Phase {
+        /// Reading an HTTP request head (also between keep-alive requests).
+        case readingHead
+        /// Sending an HTTP response (and maybe a file); then back to `.readingHead` or to `.lingering`.
+        case responding(keepAlive: Bool)
+        /// Upgraded: relaying between client and target.
+        case relaying
+        /// Our last bytes are queued; once sent, the write side is shut and client input is drained until EOF.
+        case closing
+        /// Write side shut; reading and discarding until the client closes or the deadline passes.
+        case lingering
+        case closed
+    }
+
+    static let clientTag: UInt8 = 0
+    static let targetTag: UInt8 = 1
+
+    unowned let worker: Worker
+    let clientFD: CInt
+    let peer: SocketAddress
+    let peerHost: String
+    var token = Token(slot: 0, generation: 0)
+    var phase = Phase.readingHead
+    let startedAt: Int64
+    /// Monotonic ms after which `tick` gives up on the current phase (head timeout, linger limit); 0 = none.
+    var deadline: Int64
+
+    // Edge-triggered readiness memory.
+    var clientReadable = false
+    var clientWritable = true
+    var targetReadable = false
+    var targetWritable = false
+
+    // HTTP head (a pool slot while reading one).
+    var headSlot: UnsafeMutableRawPointer?
+    var headCount = 0
+
+    // Client output queue (see the type's doc for the order).
+    var httpOut: [UInt8] = []
+    var httpOutSent = 0
+    var file: FileSystem.OpenFile?
+    var fileOffset = 0
+    var fileEnd = 0
+
+    // WebSocket state.
+    var ws: WebSocketConnection
+    var target: TargetEndpoint?
+    var targetFD: CInt = -1
+    var targetConnected = false
+    var targetEOF = false
+    var clientEOF = false
+    var isWebSocket = false
+    var closeCode: CloseCode?
+    var closeQueued = false
+    var closeSent = false
+    var lastPingAt: Int64 = 0
+
+    // client → target half-pipe: payload ranges of `c2tSlot`, in order, not yet written.
+    var c2tSlot: UnsafeMutableRawPointer?
+    var c2tStarts = InlineArray<16, Int32>(repeating: 0)
+    var c2tEnds = InlineArray<16, Int32>(repeating: 0)
+    var c2tCount = 0
+    var c2tFirst = 0
+
+    // target → client half-pipe: one frame (header + payload) in `t2cSlot[t2cStart..<t2cEnd]`.
+    var t2cSlot: UnsafeMutableRawPointer?
+    var t2cStart = 0
+    var t2cEnd = 0
+
+    // Control frames queued for the client (pongs, heartbeat pings, then at most one Close), sent in order.
+    var control = InlineArray<256, UInt8>(repeating: 0)
+    var controlCount = 0
+    var controlSent = 0
+    var controlIsClose = false
+
+    // Counters for the summary line.
+    var bytesToTarget = 0
+    var bytesToClient = 0
+
+    init(worker: Worker, fd: CInt, peer: SocketAddress, now: Int64) {
+        self.worker = worker
+        self.clientFD = fd
+        self.peer = peer
+        self.peerHost = peer.family == 1 ? peer.host : peer.host  // AF_UNIX paths print as-is
+        self.startedAt = now
+        self.deadline = now + worker.headTimeoutMs
+        self.ws = WebSocketConnection(role: .server, maxPayloadLength: worker.configuration.maxFramePayload)
+    }
+
+    // MARK: events
+
+    func ready(_ readiness: Readiness, tag: UInt8) {
+        if tag == Self.clientTag {
+            if !readiness.isDisjoint(with: [.readable, .hangup, .error]) { clientReadable = true }
+            if readiness.contains(.writable) { clientWritable = true }
+        } else {
+            if !readiness.isDisjoint(with: [.readable, .hangup, .error]) { targetReadable = true }
+            if readiness.contains(.writable) || readiness.contains(.error) { targetWritable = true }
+        }
+        pump()
+    }
+
+    /// Runs every half-pipe that can make progress until none can.
+    func pump() {
+        var rounds = 0
+        while rounds < 64 {
+            rounds += 1
+            let progressed: Bool
+            switch phase {
+            case .readingHead: progressed = readHead()
+            case .responding(let keepAlive): progressed = flushResponse(keepAlive: keepAlive)
+            case .relaying: progressed = relay()
+            case .closing: progressed = flushClosing()
+            case .lingering: progressed = drainLinger()
+            case .closed: return
+            }
+            if !progressed { return }
+        }
+        // Fairness: a connection that keeps making progress yields to others; its edges are remembered, so
+        // the next tick (or event) resumes it.
+        worker.scheduleResume(self)
+    }
+
+    // MARK: HTTP head
+
+    private func readHead() -> Bool {
+        guard clientReadable else { return false }
+        let size = worker.pool.slotSize
+        if headSlot == nil { headSlot = worker.pool.acquire() }
+        let slot = headSlot!
+        let limit = min(size, worker.configuration.maxRequestHeadBytes + 1)
+        if headCount >= limit {
+            return failHTTP(status: 431, reason: "Request Header Fields Too Large")
+        }
+        let status: IOStatus
+        do {
+            status = try Sockets.receive(clientFD, into: slot + headCount, count: limit - headCount)
+        } catch {
+            finish(reason: "client error \(error)")
+            return false
+        }
+        switch status {
+        case .wouldBlock:
+            clientReadable = false
+            if headCount == 0 { releaseHeadSlot() }
+            return false
+        case .endOfStream:
+            clientEOF = true
+            finish(reason: "client closed")
+            return false
+        case .transferred(let n):
+            headCount += n
+        }
+        let parsed: (head: HTTPRequestHead, length: Int)?
+        do {
+            parsed = try HTTPRequestHead.parse(
+                UnsafeRawBufferPointer(start: slot, count: headCount).bytes,
+                maxLength: worker.configuration.maxRequestHeadBytes)
+        } catch {
+            return failHTTP(status: error.status, reason: error.reason, extraHeaders: error.extraHeaders)
+        }
+        guard let (head, length) = parsed else { return true }
+        if OpeningHandshake.isUpgradeRequest(head) {
+            return startWebSocket(head, headLength: length)
+        }
+        return respondHTTP(head, headLength: length)
+    }
+
+    private func releaseHeadSlot() {
+        if let slot = headSlot {
+            worker.pool.release(slot)
+            headSlot = nil
+        }
+        headCount = 0
+    }
+
+    /// Answers a plain HTTP request (static files with `--web`, 405/501 without).
+    private func respondHTTP(_ head: HTTPRequestHead, headLength: Int) -> Bool {
+        // Pipelined bytes after this head would be the next request; keep-alive handles one request at a time,
+        // so they stay in the head slot, moved to its front.
+        if let slot = headSlot {
+            let rest = headCount - headLength
+            if rest > 0 { (slot).copyMemory(from: slot + headLength, byteCount: rest) }
+            headCount = rest
+            if rest == 0 { releaseHeadSlot() }
+        }
+        let now = WallClock.secondsSinceEpoch()
+        var keepAlive: Bool
+        if let root = worker.webRoot {
+            keepAlive = head.keepAlive && !worker.configuration.runOnce
+            let response = root.respond(
+                to: head, now: now, serverName: worker.configuration.serverName, keepAlive: keepAlive)
+            // Errors close the connection, as Python's send_error does.
+            keepAlive = keepAlive && !response.closesConnection
+            switch response {
+            case .complete(let text):
+                httpOut = Array(text.utf8)
+            case .file(let text, let openFile, let byteCount):
+                httpOut = Array(text.utf8)
+                file = openFile
+                fileOffset = 0
+                fileEnd = byteCount
+            }
+        } else {
+            keepAlive = false
+            httpOut = Array(WebFallback.respond(to: head, now: now, serverName: worker.configuration.serverName).utf8)
+        }
+        httpOutSent = 0
+        if let status = Self.statusCode(httpOut) {
+            if status >= 400 {
+                worker.log("\(peerHost) - - [\(WallClock.logTimestamp())] code \(status), message \(Self.statusReason(httpOut))")
+            } else if worker.configuration.verbose {
+                worker.log("\(peerHost) - - [\(WallClock.logTimestamp())] \"\(head.method) \(head.target) HTTP/\(head.versionMajor).\(head.versionMinor)\" \(status) -")
+            }
+        }
+        phase = .responding(keepAlive: keepAlive)
+        return true
+    }
+
+    private static func statusCode(_ response: [UInt8]) -> Int? {
+        // "HTTP/1.1 404 ..." → 404
+        guard response.count >= 12 else { return nil }
+        var value = 0
+        for byte in response[9..<12] {
+            guard byte >= 0x30 && byte <= 0x39 else { return nil }
+            value = value * 10 + Int(byte - 0x30)
+        }
+        return value
+    }
+
+    private static func statusReason(_ response: [UInt8]) -> String {
+        guard let end = response.firstIndex(of: 0x0D), end > 13 else { return "" }
+        return String(decoding: response[13..<end], as: UTF8.self)
+    }
+
+    /// Sends an HTTP error and closes (used for malformed heads and failed handshakes).
+    private func failHTTP(status: Int, reason: String, extraHeaders: [(String, String)] = []) -> Bool {
+        worker.log("\(peerHost) - - [\(WallClock.logTimestamp())] code \(status), message \(reason)")
+        releaseHeadSlot()
+        httpOut = Array(
+            HTTPResponse.error(
+                status: status, reason: reason, serverName: worker.configuration.serverName,
+                date: HTTPDate.format(secondsSinceEpoch: WallClock.secondsSinceEpoch()), extraHeaders: extraHeaders,
+                includeBody: true
+            ).utf8)
+        httpOutSent = 0
+        phase = .responding(keepAlive: false)
+        return true
+    }
+
+    /// Writes `httpOut` then the file; afterwards waits for the next request or closes.
+    private func flushResponse(keepAlive: Bool) -> Bool {
+        guard clientWritable else { return false }
+        if httpOutSent < httpOut.count {
+            guard sendHTTPOut() else { return false }
+        }
+        if let file {
+            while fileOffset < fileEnd {
+                let status: IOStatus
+                do {
+                    status = try Sockets.sendFile(clientFD, file: file.fd, offset: &fileOffset, count: fileEnd - fileOffset)
+                } catch {
+                    finish(reason: "client error \(error)")
+                    return false
+                }
+                switch status {
+                case .transferred(let n): bytesToClient += n
+                case .wouldBlock:
+                    clientWritable = false
+                    return false
+                case .endOfStream:
+                    // The file shrank under us; the response is short, so the connection cannot be reused.
+                    fileEnd = fileOffset
+                    closeFile()
+                    beginClosing()
+                    return true
+                }
+            }
+            closeFile()
+        }
+        httpOut = []
+        if keepAlive {
+            phase = .readingHead
+            deadline = MonotonicClock.milliseconds() + worker.headTimeoutMs
+            if headCount > 0 { clientReadable = true }
+        } else {
+            beginClosing()
+        }
+        return true
+    }
+
+    private func closeFile() {
+        if let file {
+            file.close()
+            self.file = nil
+        }
+    }
+
+    /// Sends what is left of `httpOut`; true when all of it is out.
+    private func sendHTTPOut() -> Bool {
+        while httpOutSent < httpOut.count {
+            let status: IOStatus
+            do {
+                status = try httpOut.withUnsafeBytes { raw throws(Errno) in
+                    try Sockets.send(clientFD, from: raw.baseAddress! + httpOutSent, count: raw.count - httpOutSent)
+                }
+            } catch {
+                finish(reason: "client error \(error)")
+                return false
+            }
+            switch status {
+            case .transferred(let n):
+                httpOutSent += n
+            case .wouldBlock, .endOfStream:
+                clientWritable = false
+                return false
+            }
+        }
+        return true
+    }
+
+    // MARK: WebSocket upgrade
+
+    private func startWebSocket(_ head: HTTPRequestHead, headLength: Int) -> Bool {
+        let config = worker.configuration
+        // websockify order: token lookup, then the handshake checks (a bad token with a bad version is a silent close).
+        let decision = config.resolveTarget(
+            TargetRequest(requestTarget: head.target, hostHeader: head.header("Host"), clientHost: peerHost))
+        let endpoint: TargetEndpoint
+        switch decision {
+        case .reject(let line):
+            worker.log(line)
+            finish(reason: "rejected")
+            return false
+        case .connect(let resolved):
+            endpoint = resolved
+        }
+        let handshake: OpeningHandshake
+        do {
+            handshake = try OpeningHandshake.validate(head)
+        } catch {
+            return failHTTP(status: error.status, reason: error.reason, extraHeaders: error.extraHeaders)
+        }
+        let accept = HandshakeResponse.acceptValue(key: handshake.key) { bytes in Array(Insecure.SHA1.hash(data: bytes)) }
+        httpOut = Array(
+            HandshakeResponse.switchingProtocols(
+                accept: accept, protocol: handshake.selectedProtocol, serverName: config.serverName,
+                date: HTTPDate.format(secondsSinceEpoch: WallClock.secondsSinceEpoch())
+            ).utf8)
+        httpOutSent = 0
+        isWebSocket = true
+        target = endpoint
+        phase = .relaying
+        deadline = 0
+        lastPingAt = MonotonicClock.milliseconds()
+        worker.webSocketStarted()
+        let stamp = "\(peerHost) - - [\(WallClock.logTimestamp())] "
+        if config.verbose {
+            worker.log(stamp + "\"\(head.method) \(head.target) HTTP/\(head.versionMajor).\(head.versionMinor)\" 101 -")
+        }
+        worker.log(stamp + "\(peerHost): Plain non-SSL (ws://) WebSocket connection")
+        if head.target != "/" { worker.log(stamp + "\(peerHost): Path: '\(head.target)'") }
+
+        // Bytes that came right behind the head are the client's first frames: decode them from the same slot.
+        if let slot = headSlot {
+            if headCount > headLength {
+                c2tSlot = slot
+                headSlot = nil
+                let end = headCount
+                headCount = 0
+                decodeClientBytes(slot, range: headLength..<end)
+            } else {
+                releaseHeadSlot()
+            }
+        }
+        connectTarget(endpoint, stamp: stamp)
+        return true
+    }
+
+    private func connectTarget(_ endpoint: TargetEndpoint, stamp: String) {
+        let address: SocketAddress
+        do {
+            switch endpoint {
+            case .tcp(let host, let port):
+                worker.log(stamp + "connecting to: \(host):\(port)")
+                address = try worker.resolve(host: host, port: port)
+            case .unixSocket(let path):
+                worker.log(stamp + "connecting to unix socket: \(path)")
+                address = try SocketAddress(unixPath: path)
+            }
+            targetFD = try Sockets.connect(to: address)
+            if case .tcp = endpoint {
+                Sockets.setNoDelay(targetFD)
+                Sockets.setKeepAlive(targetFD)
+            }
+            try worker.reactor.register(targetFD, for: token, tag: Self.targetTag)
+        } catch {
+            targetConnectFailed("\(error)")
+        }
+    }
+
+    private func targetConnectFailed(_ why: String) {
+        worker.log("\(peerHost) - - [\(WallClock.logTimestamp())] Failed to connect to \(target.map { "\($0)" } ?? "?"): \(why)")
+        if targetFD >= 0 {
+            Sockets.close(targetFD)
+            targetFD = -1
+        }
+        targetEOF = true
+        dropC2T()
+        queueClose(.internalError, reason: "Failed to connect to downstream server")
+    }
+
+    // MARK: relay
+
+    /// One round of the relay; true when something moved.
+    private func relay() -> Bool {
+        var progressed = false
+        // Target connect completion is signalled by the first writability edge.
+        if !targetConnected && targetFD >= 0 && targetWritable {
+            if let error = Sockets.pendingError(targetFD) {
+                targetConnectFailed("\(error)")
+                return true
+            }
+            targetConnected = true
+            progressed = true
+        }
+        if clientWritable {
+            if httpOutSent < httpOut.count {
+                guard sendHTTPOut() else { return progressed }
+                progressed = true
+            }
+            if t2cSlot != nil {
+                if flushT2C() { progressed = true }
+            }
+            if t2cSlot == nil && controlCount > 0 && clientWritable {
+                if flushControl() { progressed = true }
+            }
+        }
+        if case .closed = phase { return false }
+        if case .closing = phase { return true }
+        // target → client: read only when nothing is waiting for the client (backpressure).
+        if targetReadable && targetConnected && !targetEOF && t2cSlot == nil && controlCount == 0
+            && httpOutSent == httpOut.count
+        {
+            if readTarget() { progressed = true }
+        }
+        if case .relaying = phase {} else { return true }
+        // client → target
+        if c2tCount > 0 && targetConnected && targetWritable {
+            if flushC2T() { progressed = true }
+        }
+        if case .relaying = phase {} else { return true }
+        if c2tCount == 0 && clientReadable && !clientEOF && ws.state == .open && !closeQueued {
+            if readClient() { progressed = true }
+        }
+        if case .relaying = phase {} else { return true }
+        progressed = checkRelayEnd() || progressed
+        return progressed
+    }
+
+    /// Decides whether the relay is over; true when it moved the connection on.
+    ///
+    /// - Peer's Close (or TCP EOF): every client byte decoded before it still goes to the target, then the target
+    ///   is closed; after a Close we answer, after a bare EOF we just close (code 1006).
+    /// - Our Close (target EOF or error, protocol error, shutdown): once it is written the target is closed and the
+    ///   client is given time to read it (`beginClosing`); websockify does not wait for the client's Close either.
+    private func checkRelayEnd() -> Bool {
+        let peerClosed = ws.state == .closeReceived || ws.state == .closed
+        if (peerClosed || clientEOF) && c2tSlot == nil && targetFD >= 0 && (clientEOF || closeSent) {
+            Sockets.close(targetFD)
+            targetFD = -1
+        }
+        if clientEOF && !closeQueued {
+            closeCode = closeCode ?? .abnormalClosure
+            if c2tSlot == nil {
+                finish(reason: "client closed")
+            }
+            return false
+        }
+        if closeSent {
+            // Client bytes decoded before the Close (or before a bad frame) still go to a live target.
+            if c2tSlot != nil && targetFD >= 0 && !targetEOF { return false }
+            dropC2T()
+            if targetFD >= 0 {
+                Sockets.close(targetFD)
+                targetFD = -1
+            }
+            beginClosing()
+            return true
+        }
+        return false
+    }
+
+    private func readClient() -> Bool {
+        let pool = worker.pool
+        let slot = c2tSlot ?? pool.acquire()
+        let capacity = pool.slotSize
+        let status: IOStatus
+        do {
+            status = try Sockets.receive(clientFD, into: slot, count: capacity)
+        } catch {
+            pool.release(slot)
+            c2tSlot = nil
+            clientEOF = true
+            closeCode = .abnormalClosure
+            finish(reason: "client error \(error)")
+            return false
+        }
+        switch status {
+        case .wouldBlock:
+            clientReadable = false
+            pool.release(slot)
+            c2tSlot = nil
+            return false
+        case .endOfStream:
+            pool.release(slot)
+            c2tSlot = nil
+            clientEOF = true
+            clientReadable = false
+            return true
+        case .transferred(let n):
+            // A short read means the socket buffer is empty; edge-triggered epoll reports new bytes again.
+            if n < capacity { clientReadable = false }
+            c2tSlot = slot
+            decodeClientBytes(slot, range: 0..<n)
+            return true
+        }
+    }
+
+    /// Decodes client frames in `slot[range]` (unmasking in place) and queues their payload for the target.
+    private func decodeClientBytes(_ slot: UnsafeMutableRawPointer, range: Range<Int>) {
+        var span = UnsafeMutableRawBufferPointer(start: slot, count: worker.pool.slotSize).mutableBytes
+        var offset = range.lowerBound
+        c2tCount = 0
+        c2tFirst = 0
+        while offset < range.upperBound || offset == range.upperBound {
+            let step: (event: WebSocketConnection.Event, consumed: Int)?
+            do {
+                step = try ws.next(&span, in: offset..<range.upperBound)
+            } catch {
+                // Forward what was decoded before the bad frame, then fail the connection (§7.1.7).
+                worker.log("\(peerHost) - - [\(WallClock.logTimestamp())] \(peerHost): \(error.reason)")
+                clientReadable = false
+                queueClose(error.closeCode, reason: error.reason)
+                break
+            }
+            guard let step else { break }
+            offset += step.consumed
+            switch step.event {
+            case .data(let payload):
+                appendC2T(slot, payload)
+            case .ping:
+                ws.withControlPayload { payload in queueControl(opcode: .pong, payload: payload) }
+            case .pong:
+                break
+            case .close(let code):
+                closeCode = code ?? .noStatusReceived
+                // websockify echoes the peer's code and reason.
+                ws.withControlPayload { payload in queueCloseEcho(payload) }
+            }
+            if step.consumed == 0 && offset >= range.upperBound { break }
+        }
+        if c2tCount == 0 {
+            worker.pool.release(slot)
+            c2tSlot = nil
+        }
+    }
+
+    @inline(__always)
+    private func appendC2T(_ slot: UnsafeMutableRawPointer, _ payload: Range<Int>) {
+        bytesToTarget += payload.count
+        if c2tCount > 0 && Int(c2tEnds[c2tCount - 1]) == payload.lowerBound {
+            c2tEnds[c2tCount - 1] = Int32(payload.upperBound)
+            return
+        }
+        if c2tCount == 16 {
+            // Out of vectors: append to the last range by moving these (small-frame) bytes down over the gap.
+            let end = Int(c2tEnds[15])
+            (slot + end).copyMemory(from: slot + payload.lowerBound, byteCount: payload.count)
+            c2tEnds[15] = Int32(end + payload.count)
+            return
+        }
+        c2tStarts[c2tCount] = Int32(payload.lowerBound)
+        c2tEnds[c2tCount] = Int32(payload.upperBound)
+        c2tCount += 1
+    }
+
+    private func dropC2T() {
+        if let slot = c2tSlot {
+            worker.pool.release(slot)
+            c2tSlot = nil
+        }
+        c2tCount = 0
+        c2tFirst = 0
+    }
+
+    /// Writes queued client payload to the target with one `sendmsg` per round; true when bytes moved.
+    private func flushC2T() -> Bool {
+        guard let slot = c2tSlot else { return false }
+        let status: IOStatus
+        do {
+            status = try c2tStarts.span.withUnsafeBufferPointer { starts throws(Errno) in
+                try c2tEnds.span.withUnsafeBufferPointer { ends throws(Errno) in
+                    try Sockets.send(targetFD, base: slot, starts: starts, ends: ends, indices: c2tFirst..<c2tCount)
+                }
+            }
+        } catch {
+            targetFailed(error)
+            return false
+        }
+        switch status {
+        case .wouldBlock, .endOfStream:
+            targetWritable = false
+            return false
+        case .transferred(var n):
+            while n > 0 && c2tFirst < c2tCount {
+                let length = Int(c2tEnds[c2tFirst] - c2tStarts[c2tFirst])
+                if n >= length {
+                    n -= length
+                    c2tFirst += 1
+                } else {
+                    c2tStarts[c2tFirst] += Int32(n)
+                    n = 0
+                    targetWritable = false
+                }
+            }
+            if c2tFirst == c2tCount {
+                dropC2T()
+            }
+            return true
+        }
+    }
+
+    private func readTarget() -> Bool {
+        let pool = worker.pool
+        let slot = pool.acquire()
+        let headroom = BufferPool.headroom
+        let capacity = pool.slotSize - headroom
+        let status: IOStatus
+        do {
+            status = try Sockets.receive(targetFD, into: slot + headroom, count: capacity)
+        } catch {
+            pool.release(slot)
+            targetFailed(error)
+            return false
+        }
+        switch status {
+        case .wouldBlock:
+            targetReadable = false
+            pool.release(slot)
+            return false
+        case .endOfStream:
+            pool.release(slot)
+            targetReadable = false
+            targetEOF = true
+            if worker.configuration.verbose {
+                worker.log("\(peerHost) - - [\(WallClock.logTimestamp())] \(target.map { "\($0)" } ?? ""): Target closed connection")
+            }
+            dropC2T()
+            queueClose(.normalClosure, reason: "Target closed")
+            return true
+        case .transferred(let n):
+            if n < capacity { targetReadable = false }
+            var span = UnsafeMutableRawBufferPointer(start: slot, count: pool.slotSize).mutableBytes
+            t2cStart = FrameEncoder.writeHeader(
+                into: &span, endingAt: headroom, opcode: .binary, isFinal: true, payloadLength: n, maskingKey: nil)
+            t2cEnd = headroom + n
+            t2cSlot = slot
+            bytesToClient += n
+            return true
+        }
+    }
+
+    /// Writes the frame in flight to the client; true when bytes moved.
+    private func flushT2C() -> Bool {
+        guard let slot = t2cSlot else { return false }
+        let status: IOStatus
+        do {
+            status = try Sockets.send(clientFD, from: slot + t2cStart, count: t2cEnd - t2cStart)
+        } catch {
+            clientEOF = true
+            closeCode = .abnormalClosure
+            finish(reason: "client error \(error)")
+            return false
+        }
+        switch status {
+        case .wouldBlock, .endOfStream:
+            clientWritable = false
+            return false
+        case .transferred(let n):
+            t2cStart += n
+            if t2cStart == t2cEnd {
+                worker.pool.release(slot)
+                t2cSlot = nil
+            } else {
+                clientWritable = false
+            }
+            return true
+        }
+    }
+
+    private func targetFailed(_ error: Errno) {
+        if worker.configuration.verbose {
+            worker.log("\(peerHost) - - [\(WallClock.logTimestamp())] target error: \(error)")
+        }
+        targetEOF = true
+        dropC2T()
+        if targetFD >= 0 {
+            Sockets.close(targetFD)
+            targetFD = -1
+        }
+        queueClose(.normalClosure, reason: "Target closed")
+    }
+
+    // MARK: control frames
+
+    /// Appends a control frame to the client's control queue. Pongs beyond the queue's room are dropped: only the
+    /// most recent ping needs an answer (§5.5.3), and a flood of pings must not grow memory.
+    private func queueControl(opcode: Opcode, payload: UnsafeRawBufferPointer) {
+        guard !closeQueued, controlCount + 2 + payload.count <= 256 else { return }
+        var bytes = control.mutableSpan
+        var raw = bytes.mutableBytes
+        controlCount += FrameEncoder.writeControlFrame(
+            into: &raw, at: controlCount, opcode: opcode, payload: payload, maskingKey: nil)
+    }
+
+    /// Queues our Close (`code`, `reason`) after whatever is in flight, and stops reading the client.
+    private func queueClose(_ code: CloseCode, reason: String) {
+        guard !closeQueued else { return }
+        if closeCode == nil { closeCode = code }
+        var bytes = control.mutableSpan
+        var raw = bytes.mutableBytes
+        if controlCount + 2 + 125 > 256 { controlCount = controlSent }  // drop unsent pongs to make room
+        controlCount += FrameEncoder.writeCloseFrame(
+            into: &raw, at: controlCount, code: code, reason: reason, maskingKey: nil)
+        closeQueued = true
+        controlIsClose = true
+    }
+
+    /// Queues the echo of the peer's Close payload (websockify echoes code and reason).
+    private func queueCloseEcho(_ payload: UnsafeRawBufferPointer) {
+        guard !closeQueued else { return }
+        var bytes = control.mutableSpan
+        var raw = bytes.mutableBytes
+        if controlCount + 2 + 125 > 256 { controlCount = controlSent }
+        controlCount += FrameEncoder.writeControlFrame(
+            into: &raw, at: controlCount, opcode: .close, payload: payload, maskingKey: nil)
+        closeQueued = true
+        controlIsClose = true
+    }
+
+    private func flushControl() -> Bool {
+        let status: IOStatus
+        do {
+            status = try control.span.withUnsafeBytes { raw throws(Errno) in
+                try Sockets.send(clientFD, from: raw.baseAddress! + controlSent, count: controlCount - controlSent)
+            }
+        } catch {
+            clientEOF = true
+            finish(reason: "client error \(error)")
+            return false
+        }
+        switch status {
+        case .wouldBlock, .endOfStream:
+            clientWritable = false
+            return false
+        case .transferred(let n):
+            controlSent += n
+            if controlSent < controlCount {
+                clientWritable = false
+                return true
+            }
+            controlCount = 0
+            controlSent = 0
+            if controlIsClose {
+                controlIsClose = false
+                closeSent = true
+                ws.didSendClose()
+                // Bounded: a target that stops reading cannot keep a closed WebSocket alive.
+                deadline = MonotonicClock.milliseconds() + 5000
+            }
+            return true
+        }
+    }
+
+    // MARK: ending
+
+    /// Shuts our write side and drains client input until EOF or the linger deadline, so the client reads our last
+    /// bytes instead of a reset.
+    private func beginClosing() {
+        releaseHeadSlot()
+        Sockets.shutdownWrite(clientFD)
+        phase = .lingering
+        deadline = MonotonicClock.milliseconds() + 2000
+        clientReadable = true
+    }
+
+    private func flushClosing() -> Bool { false }
+
+    private func drainLinger() -> Bool {
+        guard clientReadable else { return false }
+        let scratch = worker.scratch
+        for _ in 0..<16 {
+            let status: IOStatus
+            do {
+                status = try Sockets.receive(clientFD, into: scratch.baseAddress!, count: scratch.count)
+            } catch {
+                finish(reason: "closed")
+                return false
+            }
+            switch status {
+            case .wouldBlock:
+                clientReadable = false
+                return false
+            case .endOfStream:
+                finish(reason: "closed")
+                return false
+            case .transferred:
+                continue
+            }
+        }
+        return true
+    }
+
+    /// Called about every tick: deadlines and heartbeats.
+    func tick(now: Int64) {
+        switch phase {
+        case .readingHead, .lingering:
+            if deadline != 0 && now >= deadline { finish(reason: "timeout") }
+        case .relaying:
+            if deadline != 0 && now >= deadline {
+                finish(reason: "close timeout")
+                return
+            }
+            if let interval = worker.heartbeatMs, !closeQueued, now - lastPingAt >= interval, controlCount == 0 {
+                lastPingAt = now
+                queueControl(opcode: .ping, payload: UnsafeRawBufferPointer(start: nil, count: 0))
+                pump()
+            }
+        default:
+            break
+        }
+    }
+
+    /// Server shutdown: a WebSocket gets Close 1001, anything else is closed.
+    func shutdown() {
+        switch phase {
+        case .relaying:
+            dropC2T()
+            queueClose(.goingAway, reason: "Server shutting down")
+            pump()
+        case .lingering, .closed:
+            break
+        default:
+            finish(reason: "shutdown")
+        }
+    }
+
+    /// Releases everything, logs the summary line for WebSockets, and leaves the reactor.
+    func finish(reason: String) {
+        if case .closed = phase { return }
+        phase = .closed
+        releaseHeadSlot()
+        dropC2T()
+        if let slot = t2cSlot {
+            worker.pool.release(slot)
+            t2cSlot = nil
+        }
+        closeFile()
+        if targetFD >= 0 {
+            Sockets.close(targetFD)
+            targetFD = -1
+        }
+        Sockets.close(clientFD)
+        if isWebSocket {
+            let seconds = Double(MonotonicClock.milliseconds() - startedAt) / 1000
+            let code = closeCode.map { "\($0.rawValue)" } ?? "none"
+            worker.log(
+                "\(peerHost) - - [\(WallClock.logTimestamp())] session closed: target \(target.map { "\($0)" } ?? "-"), "
+                    + "client->target \(bytesToTarget) bytes, target->client \(bytesToClient) bytes, "
+                    + "duration \(Self.formatSeconds(seconds))s, close \(code)")
+        }
+        worker.connectionFinished(self, wasWebSocket: isWebSocket)
+    }
+
+    private static func formatSeconds(_ value: Double) -> String {
+        let millis = Int((value * 1000).rounded())
+        let fraction = millis % 1000
+        return "\(millis / 1000)." + (fraction < 10 ? "00" : fraction < 100 ? "0" : "") + "\(fraction)"
+    }
+}

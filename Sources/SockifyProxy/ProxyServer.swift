@@ -1,0 +1,157 @@
+// The running proxy: one listener and reactor per worker thread, lifecycle rules (--run-once, --timeout,
+// --idle-timeout, graceful shutdown) and the start-up banner.
+import Logging
+import SockifyReactor
+import Synchronization
+
+/// Why the proxy could not start.
+public struct StartError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// A Sockify proxy. `start()` binds and spawns the reactors; `run()` blocks until the proxy should exit.
+///
+/// `@unchecked Sendable`: the mutable members set in `start()` are written before any worker thread exists and
+/// only read afterwards; the counters shared with workers are atomics.
+public final class ProxyServer: @unchecked Sendable {
+    public let configuration: ProxyConfiguration
+    let logger: Logger
+    private var workers: [Worker] = []
+    private var threads: [ReactorThread] = []
+    /// The bound listen address (useful with port 0).
+    public private(set) var listenAddress = SocketAddress()
+
+    private let activeConnections = Atomic<Int>(0)
+    private let finishedWebSockets = Atomic<Int>(0)
+    private let startedWebSockets = Atomic<Int>(0)
+    private let idleSince = Atomic<Int64>(0)
+    private let shutdownRequested = Atomic<Bool>(false)
+
+    public init(configuration: ProxyConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Binds one `SO_REUSEPORT` listener per worker and starts the reactor threads.
+    /// - Throws: `StartError` with websockify's wording when the address cannot be resolved or bound.
+    public func start() throws(StartError) {
+        let config = configuration
+        let address: SocketAddress
+        do {
+            address = try SocketAddress.resolve(
+                host: config.listenHost, port: config.listenPort, passive: true, preferIPv6: config.preferIPv6)
+        } catch {
+            throw StartError(description: "Openening socket failed: \(error)")
+        }
+        var listeners: [CInt] = []
+        do {
+            let first = try Sockets.listen(on: address, reusePort: true)
+            listeners.append(first)
+            listenAddress = try Sockets.localAddress(first)
+            for _ in 1..<max(1, config.workers) {
+                listeners.append(try Sockets.listen(on: listenAddress, reusePort: true))
+            }
+        } catch {
+            listeners.forEach(Sockets.close)
+            throw StartError(description: "Openening socket failed: \(error)")
+        }
+        idleSince.store(MonotonicClock.milliseconds(), ordering: .relaxed)
+        do {
+            for (index, fd) in listeners.enumerated() {
+                let worker = try Worker(index: index, configuration: config, server: self, logger: logger)
+                try worker.reactor.addListener(fd) { [unowned worker] client, peer in worker.accept(fd: client, peer: peer) }
+                workers.append(worker)
+            }
+            let cpus = ReactorThread.onlineProcessorCount
+            for worker in workers {
+                let pin = workers.count > 1 ? worker.index % cpus : nil
+                threads.append(try ReactorThread.start(pinnedTo: pin) { worker.reactor.run() })
+            }
+        } catch {
+            throw StartError(description: "cannot start reactor: \(error)")
+        }
+    }
+
+    /// The websockify-style start-up banner lines.
+    public var bannerLines: [String] {
+        let config = configuration
+        var lines = ["WebSocket server settings:"]
+        let host = config.listenHost ?? ""
+        lines.append("  - Listen on \(host.contains(":") ? "[\(host)]" : host):\(listenAddress.port)")
+        if let web = config.webRoot {
+            lines.append(config.fileOnly ? "  - Web server (no directory listings). Web root: \(web)" : "  - Web server. Web root: \(web)")
+        }
+        lines.append("  - No SSL/TLS support (no cert file)")
+        lines.append("  - \(workers.count) reactor thread(s), epoll")
+        lines.append("  - proxying from \(host):\(listenAddress.port) to \(config.targetDescription)")
+        return lines
+    }
+
+    /// Blocks until the proxy should exit (shutdown request, --run-once, --timeout, --idle-timeout), closes
+    /// connections cleanly and stops the reactors.
+    public func run() {
+        let config = configuration
+        let startedAt = MonotonicClock.milliseconds()
+        var listening = true
+        while true {
+            ReactorThread.sleep(milliseconds: 100)
+            let now = MonotonicClock.milliseconds()
+            let active = activeConnections.load(ordering: .acquiring)
+            if shutdownRequested.load(ordering: .acquiring) {
+                logger.info("In exit")
+                break
+            }
+            if config.runOnce && finishedWebSockets.load(ordering: .acquiring) > 0 {
+                break
+            }
+            if listening, let timeout = config.listenTimeout, now - startedAt >= Worker.milliseconds(timeout) {
+                logger.info("listener exit due to --timeout \(timeout.components.seconds)")
+                listening = false
+                for worker in workers { worker.reactor.execute { worker.reactor.closeListeners() } }
+            }
+            if !listening && active == 0 { break }
+            if let idle = config.idleTimeout, active == 0,
+                now - idleSince.load(ordering: .acquiring) >= Worker.milliseconds(idle)
+            {
+                logger.info("listener exit due to --idle-timeout \(idle.components.seconds)")
+                break
+            }
+        }
+        stop()
+    }
+
+    /// Asks `run()` to return. Safe from any thread (a signal-handling thread calls it).
+    public func shutdown() {
+        shutdownRequested.store(true, ordering: .releasing)
+    }
+
+    private func stop() {
+        for worker in workers { worker.reactor.execute { worker.shutdownConnections() } }
+        // Give Close frames up to two seconds to leave; connections linger by themselves for that long at most.
+        for _ in 0..<40 where activeConnections.load(ordering: .acquiring) > 0 {
+            ReactorThread.sleep(milliseconds: 50)
+        }
+        for worker in workers { worker.reactor.stop() }
+        for thread in threads { thread.join() }
+        threads.removeAll()
+    }
+
+    // MARK: counters (called from worker threads)
+
+    func connectionOpened() {
+        activeConnections.add(1, ordering: .acquiringAndReleasing)
+    }
+
+    func connectionClosed(wasWebSocket: Bool) {
+        if wasWebSocket { finishedWebSockets.add(1, ordering: .acquiringAndReleasing) }
+        let left = activeConnections.subtract(1, ordering: .acquiringAndReleasing).newValue
+        if left == 0 { idleSince.store(MonotonicClock.milliseconds(), ordering: .releasing) }
+    }
+
+    func webSocketStarted() {
+        startedWebSockets.add(1, ordering: .acquiringAndReleasing)
+    }
+
+    /// Connections currently open (any kind).
+    public var activeConnectionCount: Int { activeConnections.load(ordering: .acquiring) }
+}

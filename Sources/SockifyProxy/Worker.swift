@@ -1,0 +1,104 @@
+// One reactor thread's share of the proxy: its reactor, buffer pool, listener and connections.
+import Logging
+import SockifyBuffers
+import SockifyReactor
+
+/// Everything one reactor thread owns. Only touched on that thread, except through `reactor.execute`.
+///
+/// `@unchecked Sendable`: handed to its thread once at start; afterwards every access happens on that thread
+/// (other threads only call `reactor.execute`/`reactor.stop`, which are thread-safe).
+final class Worker: @unchecked Sendable {
+    let index: Int
+    let configuration: ProxyConfiguration
+    let reactor: Reactor<Connection>
+    let pool: BufferPool
+    let webRoot: WebRoot?
+    let logger: Logger
+    unowned let server: ProxyServer
+    /// Scratch space for bytes we discard (lingering close).
+    let scratch: UnsafeMutableRawBufferPointer
+    let headTimeoutMs: Int64
+    let heartbeatMs: Int64?
+    /// Connections that yielded while still able to make progress; resumed on the next loop turn.
+    private var resumeQueue: [Connection] = []
+    private var resumeScheduled = false
+
+    init(index: Int, configuration: ProxyConfiguration, server: ProxyServer, logger: Logger) throws(Errno) {
+        self.index = index
+        self.configuration = configuration
+        self.server = server
+        self.logger = logger
+        reactor = try Reactor<Connection>(tickInterval: 250)
+        pool = BufferPool(slotSize: configuration.bufferSize + BufferPool.headroom)
+        webRoot = configuration.webRoot.map { WebRoot(directory: $0, allowsListing: !configuration.fileOnly) }
+        scratch = .allocate(byteCount: 16 * 1024, alignment: 16)
+        headTimeoutMs = Self.milliseconds(configuration.requestHeadTimeout)
+        heartbeatMs = configuration.heartbeat.map(Self.milliseconds)
+        reactor.onTick = { [unowned self] now in self.tick(now: now) }
+    }
+
+    deinit { scratch.deallocate() }
+
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+
+    /// Accepts a connection onto this reactor.
+    func accept(fd: CInt, peer: SocketAddress) {
+        server.connectionOpened()
+        if peer.family != 1 { Sockets.setNoDelay(fd) }  // not for AF_UNIX clients
+        let connection = Connection(worker: self, fd: fd, peer: peer, now: MonotonicClock.milliseconds())
+        connection.token = reactor.add(connection)
+        do {
+            try reactor.register(fd, for: connection.token, tag: Connection.clientTag)
+        } catch {
+            log("\(peer.host): cannot watch connection: \(error)")
+            connection.finish(reason: "register failed")
+        }
+        // With edge-triggered epoll the first bytes may already be there; the registration reports them.
+    }
+
+    func connectionFinished(_ connection: Connection, wasWebSocket: Bool) {
+        reactor.remove(connection.token)
+        server.connectionClosed(wasWebSocket: wasWebSocket)
+    }
+
+    func webSocketStarted() {
+        server.webSocketStarted()
+    }
+
+    func scheduleResume(_ connection: Connection) {
+        resumeQueue.append(connection)
+        guard !resumeScheduled else { return }
+        resumeScheduled = true
+        reactor.execute { [unowned self] in self.resumeAll() }
+    }
+
+    private func resumeAll() {
+        resumeScheduled = false
+        let queue = resumeQueue
+        resumeQueue.removeAll(keepingCapacity: true)
+        for connection in queue { connection.pump() }
+    }
+
+    private func tick(now: Int64) {
+        reactor.forEachHandler { $0.tick(now: now) }
+    }
+
+    /// Resolves a target host. Numeric hosts never block; names go through getaddrinfo (see docs/architecture.md).
+    func resolve(host: String, port: UInt16) throws(ResolutionError) -> SocketAddress {
+        try SocketAddress.resolve(host: host, port: port)
+    }
+
+    /// One websockify-style log line (`%(message)s`).
+    func log(_ message: String) {
+        logger.info("\(message)")
+    }
+
+    /// Graceful stop: WebSockets get Close 1001, everything else is closed.
+    func shutdownConnections() {
+        reactor.closeListeners()
+        reactor.forEachHandler { $0.shutdown() }
+    }
+}

@@ -1,0 +1,272 @@
+// One event loop per core over edge-triggered epoll: registrations, generation-checked dispatch, listeners,
+// cross-thread inbox with eventfd wake-ups, and a coarse tick for timeouts.
+import CSockify
+import Glibc
+import Synchronization
+
+/// What a readiness event reports for one descriptor.
+public struct Readiness: OptionSet, Sendable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public static let readable = Readiness(rawValue: 1)
+    public static let writable = Readiness(rawValue: 2)
+    /// The peer shut down its write side, or the connection is gone (`EPOLLRDHUP`/`EPOLLHUP`).
+    public static let hangup = Readiness(rawValue: 4)
+    public static let error = Readiness(rawValue: 8)
+}
+
+/// A reactor-owned object that descriptors are registered for (one proxied connection).
+public protocol ReactorHandler: AnyObject {
+    /// One of this handler's descriptors, registered with `tag`, became ready.
+    func ready(_ readiness: Readiness, tag: UInt8)
+}
+
+/// Identifies a handler slot and the generation it had when it was handed out; a stale token matches nothing.
+public struct Token: Hashable, Sendable {
+    public let slot: UInt32
+    public let generation: UInt32
+
+    public init(slot: UInt32, generation: UInt32) {
+        self.slot = slot
+        self.generation = generation
+    }
+}
+
+/// An edge-triggered epoll event loop confined to one thread.
+///
+/// `epoll_data.u64` layout (what `dispatch` decodes):
+///
+///      63                        32 31                        8 7        0
+///     +----------------------------+---------------------------+----------+
+///     |    generation (32 bits)    |      slot (24 bits)       | tag (8)  |
+///     +----------------------------+---------------------------+----------+
+///
+/// A handler's slot is recycled with a bumped generation when it is removed, so an event still queued for the old
+/// occupant is dropped instead of being delivered to the new one (fd numbers are reused as fast as slots are).
+/// Slots 0xFFFFFF and 0xFFFFFE are reserved for the wake-up eventfd and the listeners.
+///
+/// `@unchecked Sendable`: the reactor is created on one thread and then used only by its own loop thread; the only
+/// members touched from other threads are `execute(_:)` and `stop()`, which go through a `Mutex` and an eventfd.
+public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
+    /// Called on the loop thread about every `tickInterval` with the monotonic time in milliseconds.
+    public var onTick: ((Int64) -> Void)?
+    public let tickInterval: Int64
+
+    private let epollFD: CInt
+    private let wakeFD: CInt
+    private var handlers: [Handler?] = []
+    private var generations: [UInt32] = []
+    private var freeSlots: [UInt32] = []
+    private var listeners: [(fd: CInt, onAccept: (CInt, SocketAddress) -> Void)] = []
+    private let inbox = Mutex<[@Sendable () -> Void]>([])
+    private let stopRequested = Atomic<Bool>(false)
+    private var events: UnsafeMutablePointer<epoll_event>
+    private let eventCapacity = 512
+
+    private static var wakeSlot: UInt32 { 0xFF_FFFF }
+    private static var listenerSlot: UInt32 { 0xFF_FFFE }
+
+    /// - Parameter tickInterval: milliseconds between `onTick` calls.
+    public init(tickInterval: Int64 = 250) throws(Errno) {
+        self.tickInterval = tickInterval
+        let ep = epoll_create1(CInt(EPOLL_CLOEXEC))
+        guard ep != -1 else { throw Errno.current }
+        let wake = eventfd(0, CInt(EFD_NONBLOCK) | CInt(EFD_CLOEXEC))
+        guard wake != -1 else {
+            let err = Errno.current
+            Glibc.close(ep)
+            throw err
+        }
+        epollFD = ep
+        wakeFD = wake
+        events = .allocate(capacity: eventCapacity)
+        var ev = epoll_event()
+        CSockify_epoll_event_set(&ev, CSockify_EPOLLIN(), Self.pack(slot: Self.wakeSlot, generation: 0, tag: 0))
+        guard epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, &ev) == 0 else { throw Errno.current }
+    }
+
+    deinit {
+        events.deallocate()
+        for listener in listeners { Glibc.close(listener.fd) }
+        Glibc.close(wakeFD)
+        Glibc.close(epollFD)
+    }
+
+    @inline(__always)
+    private static func pack(slot: UInt32, generation: UInt32, tag: UInt8) -> UInt64 {
+        UInt64(generation) << 32 | UInt64(slot) << 8 | UInt64(tag)
+    }
+
+    // MARK: handlers
+
+    /// Gives `handler` a slot. The reactor keeps a strong reference until `remove(_:)`.
+    public func add(_ handler: Handler) -> Token {
+        if let slot = freeSlots.popLast() {
+            handlers[Int(slot)] = handler
+            return Token(slot: slot, generation: generations[Int(slot)])
+        }
+        let slot = UInt32(handlers.count)
+        precondition(slot < Self.listenerSlot, "reactor handler table is full")
+        handlers.append(handler)
+        generations.append(0)
+        return Token(slot: slot, generation: 0)
+    }
+
+    /// Releases the handler's slot. Events already queued for its descriptors are dropped.
+    public func remove(_ token: Token) {
+        let index = Int(token.slot)
+        guard generations[index] == token.generation else { return }
+        handlers[index] = nil
+        generations[index] &+= 1
+        freeSlots.append(token.slot)
+    }
+
+    /// Number of live handlers.
+    public var handlerCount: Int { handlers.count - freeSlots.count }
+
+    /// Calls `body` for every live handler (for timeout sweeps; not on the data path).
+    public func forEachHandler(_ body: (Handler) -> Void) {
+        for case let handler? in handlers { body(handler) }
+    }
+
+    /// Registers `fd` edge-triggered for input, output and peer hang-up on behalf of `token`'s handler.
+    /// Edge-triggered: the handler must read (and write) until `wouldBlock` before it can expect another event.
+    /// The corresponding C call is `epoll_ctl(2)` with `EPOLL_CTL_ADD`.
+    public func register(_ fd: CInt, for token: Token, tag: UInt8) throws(Errno) {
+        var ev = epoll_event()
+        let mask = CSockify_EPOLLIN() | CSockify_EPOLLOUT() | CSockify_EPOLLRDHUP() | CSockify_EPOLLET()
+        CSockify_epoll_event_set(&ev, mask, Self.pack(slot: token.slot, generation: token.generation, tag: tag))
+        guard epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &ev) == 0 else { throw Errno.current }
+    }
+
+    /// Removes `fd` from the interest list (closing the fd does this too).
+    /// The corresponding C call is `epoll_ctl(2)` with `EPOLL_CTL_DEL`.
+    public func deregister(_ fd: CInt) {
+        var ev = epoll_event()
+        _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, &ev)
+    }
+
+    /// Watches a listening socket (level-triggered); `onAccept` gets each accepted descriptor and its peer.
+    /// The reactor owns `fd` from now on and closes it when it stops.
+    public func addListener(_ fd: CInt, onAccept: @escaping (CInt, SocketAddress) -> Void) throws(Errno) {
+        var ev = epoll_event()
+        let index = UInt8(listeners.count)
+        CSockify_epoll_event_set(&ev, CSockify_EPOLLIN(), Self.pack(slot: Self.listenerSlot, generation: 0, tag: index))
+        guard epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &ev) == 0 else { throw Errno.current }
+        listeners.append((fd, onAccept))
+    }
+
+    /// Stops watching and closes every listener (graceful shutdown: no new connections).
+    public func closeListeners() {
+        for listener in listeners {
+            deregister(listener.fd)
+            Glibc.close(listener.fd)
+        }
+        listeners.removeAll()
+    }
+
+    // MARK: cross-thread
+
+    /// Runs `work` on the loop thread soon. Safe from any thread.
+    public func execute(_ work: @escaping @Sendable () -> Void) {
+        inbox.withLock { $0.append(work) }
+        wake()
+    }
+
+    /// Makes `run()` return after the current iteration. Safe from any thread.
+    public func stop() {
+        stopRequested.store(true, ordering: .releasing)
+        wake()
+    }
+
+    private func wake() {
+        var one: UInt64 = 1
+        _ = Glibc.write(wakeFD, &one, 8)
+    }
+
+    // MARK: loop
+
+    /// Runs the loop on the calling thread until `stop()`.
+    public func run() {
+        var nextTick = MonotonicClock.milliseconds() + tickInterval
+        while !stopRequested.load(ordering: .acquiring) {
+            let now = MonotonicClock.milliseconds()
+            let timeout = CInt(clamping: max(0, nextTick - now))
+            let count = epoll_wait(epollFD, events, CInt(eventCapacity), timeout)
+            if count == -1 {
+                precondition(errno == EINTR, "epoll_wait failed with errno \(errno)")
+                continue
+            }
+            for i in 0..<Int(count) {
+                dispatch(events + i)
+            }
+            let after = MonotonicClock.milliseconds()
+            if after >= nextTick {
+                nextTick = after + tickInterval
+                onTick?(after)
+            }
+        }
+    }
+
+    @inline(__always)
+    private func dispatch(_ event: UnsafeMutablePointer<epoll_event>) {
+        let data = CSockify_epoll_event_data(event)
+        let bits = CSockify_epoll_event_events(event)
+        let slot = UInt32(truncatingIfNeeded: data >> 8) & 0xFF_FFFF
+        let tag = UInt8(truncatingIfNeeded: data)
+        if slot == Self.wakeSlot {
+            drainInbox()
+            return
+        }
+        if slot == Self.listenerSlot {
+            acceptAll(listenerIndex: Int(tag))
+            return
+        }
+        let generation = UInt32(truncatingIfNeeded: data >> 32)
+        let index = Int(slot)
+        guard index < handlers.count, generations[index] == generation, let handler = handlers[index] else { return }
+        var readiness: Readiness = []
+        if bits & CSockify_EPOLLIN() != 0 { readiness.insert(.readable) }
+        if bits & CSockify_EPOLLOUT() != 0 { readiness.insert(.writable) }
+        if bits & (CSockify_EPOLLRDHUP() | CSockify_EPOLLHUP()) != 0 { readiness.insert(.hangup) }
+        if bits & CSockify_EPOLLERR() != 0 { readiness.insert(.error) }
+        handler.ready(readiness, tag: tag)
+    }
+
+    private func drainInbox() {
+        var counter: UInt64 = 0
+        _ = Glibc.read(wakeFD, &counter, 8)
+        let work = inbox.withLock { queue -> [@Sendable () -> Void] in
+            let taken = queue
+            queue.removeAll(keepingCapacity: true)
+            return taken
+        }
+        for item in work { item() }
+    }
+
+    private func acceptAll(listenerIndex: Int) {
+        guard listenerIndex < listeners.count else { return }
+        let listener = listeners[listenerIndex]
+        // Bounded per wake-up so one busy listener cannot starve established connections; the listener is
+        // level-triggered, so what is left is reported again on the next epoll_wait.
+        for _ in 0..<64 {
+            do {
+                guard let (fd, peer) = try Sockets.accept(listener.fd) else { return }
+                listener.onAccept(fd, peer)
+            } catch {
+                // EMFILE/ENFILE/ECONNABORTED: nothing to do for this one; try again on the next event.
+                return
+            }
+        }
+    }
+}
+
+/// Monotonic time in milliseconds (`CLOCK_MONOTONIC`, vDSO: no syscall).
+public enum MonotonicClock {
+    @inline(__always)
+    public static func milliseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+}
