@@ -8,6 +8,7 @@ apt_packages=(
     build-essential pkg-config
     liburing-dev libssl-dev        # the C shim (io_uring); libcrypto for benchmarks of OpenSSL peers
     tigervnc-standalone-server tigervnc-tools xauth x11-utils   # a real VNC server for the demo and the tests
+    xterm twm                      # something to look at on the demo desktop
     novnc                          # the web client served by --web in the demo
     socat                          # the raw TCP relay used in side-by-side measurements
     python3 python3-venv           # independent WebSocket peers (websockets) and websockify.py itself

@@ -48,6 +48,10 @@ final class Connection: ReactorHandler {
     var clientWritable = true
     var targetReadable = false
     var targetWritable = false
+    /// The peer's FIN was reported: a short read no longer means "nothing more", since EOF is still to be read
+    /// and its edge has already been delivered.
+    var clientHungUp = false
+    var targetHungUp = false
 
     // HTTP head (a pool slot while reading one).
     var headSlot: UnsafeMutableRawPointer?
@@ -110,9 +114,11 @@ final class Connection: ReactorHandler {
     func ready(_ readiness: Readiness, tag: UInt8) {
         if tag == Self.clientTag {
             if !readiness.isDisjoint(with: [.readable, .hangup, .error]) { clientReadable = true }
+            if readiness.contains(.hangup) { clientHungUp = true }
             if readiness.contains(.writable) { clientWritable = true }
         } else {
             if !readiness.isDisjoint(with: [.readable, .hangup, .error]) { targetReadable = true }
+            if readiness.contains(.hangup) { targetHungUp = true }
             if readiness.contains(.writable) || readiness.contains(.error) { targetWritable = true }
         }
         pump()
@@ -445,6 +451,9 @@ final class Connection: ReactorHandler {
         if clientWritable {
             if httpOutSent < httpOut.count {
                 guard sendHTTPOut() else { return progressed }
+                // The 101 is out: drop its bytes, so an idle WebSocket holds no heap beyond the connection object.
+                httpOut = []
+                httpOutSent = 0
                 progressed = true
             }
             if t2cSlot != nil {
@@ -538,7 +547,7 @@ final class Connection: ReactorHandler {
             return true
         case .transferred(let n):
             // A short read means the socket buffer is empty; edge-triggered epoll reports new bytes again.
-            if n < capacity { clientReadable = false }
+            if n < capacity && !clientHungUp { clientReadable = false }
             c2tSlot = slot
             decodeClientBytes(slot, range: 0..<n)
             return true
@@ -678,7 +687,7 @@ final class Connection: ReactorHandler {
             queueClose(.normalClosure, reason: "Target closed")
             return true
         case .transferred(let n):
-            if n < capacity { targetReadable = false }
+            if n < capacity && !targetHungUp { targetReadable = false }
             var span = UnsafeMutableRawBufferPointer(start: slot, count: pool.slotSize).mutableBytes
             t2cStart = FrameEncoder.writeHeader(
                 into: &span, endingAt: headroom, opcode: .binary, isFinal: true, payloadLength: n, maskingKey: nil)

@@ -62,6 +62,8 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
     private let stopRequested = Atomic<Bool>(false)
     private var events: UnsafeMutablePointer<epoll_event>
     private let eventCapacity = 512
+    /// A descriptor held in reserve for `shedOneConnection`.
+    private var spareFD: CInt = -1
 
     private static var wakeSlot: UInt32 { 0xFF_FFFF }
     private static var listenerSlot: UInt32 { 0xFF_FFFE }
@@ -80,6 +82,7 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
         epollFD = ep
         wakeFD = wake
         events = .allocate(capacity: eventCapacity)
+        spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
         var ev = epoll_event()
         CSockify_epoll_event_set(&ev, CSockify_EPOLLIN(), Self.pack(slot: Self.wakeSlot, generation: 0, tag: 0))
         guard epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, &ev) == 0 else { throw Errno.current }
@@ -87,6 +90,7 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
 
     deinit {
         events.deallocate()
+        if spareFD >= 0 { Glibc.close(spareFD) }
         for listener in listeners { Glibc.close(listener.fd) }
         Glibc.close(wakeFD)
         Glibc.close(epollFD)
@@ -244,6 +248,19 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
         for item in work { item() }
     }
 
+    /// Out of descriptors: the listener stays readable (level-triggered), so without action the loop would spin.
+    /// Give up the spare descriptor, accept the oldest pending connection and close it at once (the client sees a
+    /// reset instead of hanging), then take the spare again — the classic libev/nginx remedy.
+    private func shedOneConnection(_ listener: CInt) {
+        acceptFailures &+= 1
+        if spareFD >= 0 { Glibc.close(spareFD) }
+        if let (fd, _) = try? Sockets.accept(listener) { Glibc.close(fd) }
+        spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+    }
+
+    /// Connections refused because the process ran out of descriptors.
+    public private(set) var acceptFailures = 0
+
     private func acceptAll(listenerIndex: Int) {
         guard listenerIndex < listeners.count else { return }
         let listener = listeners[listenerIndex]
@@ -254,7 +271,10 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
                 guard let (fd, peer) = try Sockets.accept(listener.fd) else { return }
                 listener.onAccept(fd, peer)
             } catch {
-                // EMFILE/ENFILE/ECONNABORTED: nothing to do for this one; try again on the next event.
+                if error.rawValue == EMFILE || error.rawValue == ENFILE {
+                    shedOneConnection(listener.fd)
+                }
+                // ECONNABORTED and the like concern one connection only; the next event retries.
                 return
             }
         }
