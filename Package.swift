@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "SockifyReactorTests", dependencies: ["SockifyReactor", "CSockify"], swiftSettings: swift6),
         .testTarget(name: "SockifyTargetsTests", dependencies: ["SockifyTargets"], swiftSettings: swift6),
         .testTarget(name: "SockifyProxyTests", dependencies: ["SockifyProxy", "SockifyProtocol"], swiftSettings: swift6),
-        .testTarget(name: "SockifyCLITests", dependencies: ["SockifyCLI"], swiftSettings: swift6),
+        .testTarget(name: "SockifyCLITests", dependencies: ["SockifyCLI", "SockifyTargets"], swiftSettings: swift6),
         .testTarget(name: "SockifyIntegrationTests", dependencies: [], swiftSettings: swift6),
     ]
 )

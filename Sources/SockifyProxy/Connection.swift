@@ -23,8 +23,6 @@ final class Connection: ReactorHandler {
         case responding(keepAlive: Bool)
         /// Upgraded: relaying between client and target.
         case relaying
-        /// Our last bytes are queued; once sent, the write side is shut and client input is drained until EOF.
-        case closing
         /// Write side shut; reading and discarding until the client closes or the deadline passes.
         case lingering
         case closed
@@ -134,7 +132,6 @@ final class Connection: ReactorHandler {
             case .readingHead: progressed = readHead()
             case .responding(let keepAlive): progressed = flushResponse(keepAlive: keepAlive)
             case .relaying: progressed = relay()
-            case .closing: progressed = flushClosing()
             case .lingering: progressed = drainLinger()
             case .closed: return
             }
@@ -350,7 +347,8 @@ final class Connection: ReactorHandler {
         // websockify order: token lookup, then the handshake checks (a bad token with a bad version is a silent close).
         let decision = config.resolveTarget(
             TargetRequest(requestTarget: head.target, hostHeader: head.header("Host"), clientHost: peerHost))
-        let endpoint: TargetEndpoint
+        let endpoint: TargetEndpoint?
+        var unreachable: String?
         switch decision {
         case .reject(let line):
             worker.log(line)
@@ -358,6 +356,9 @@ final class Connection: ReactorHandler {
             return false
         case .connect(let resolved):
             endpoint = resolved
+        case .unreachable(let description):
+            endpoint = nil
+            unreachable = description
         }
         let handshake: OpeningHandshake
         do {
@@ -397,7 +398,11 @@ final class Connection: ReactorHandler {
                 releaseHeadSlot()
             }
         }
-        connectTarget(endpoint, stamp: stamp)
+        if let endpoint {
+            connectTarget(endpoint, stamp: stamp)
+        } else {
+            targetConnectFailed(unreachable ?? "unknown target")
+        }
         return true
     }
 
@@ -424,7 +429,8 @@ final class Connection: ReactorHandler {
     }
 
     private func targetConnectFailed(_ why: String) {
-        worker.log("\(peerHost) - - [\(WallClock.logTimestamp())] Failed to connect to \(target.map { "\($0)" } ?? "?"): \(why)")
+        let what = target.map { "\($0): \(why)" } ?? why
+        worker.log("\(peerHost) - - [\(WallClock.logTimestamp())] Failed to connect to \(what)")
         if targetFD >= 0 {
             Sockets.close(targetFD)
             targetFD = -1
@@ -463,8 +469,7 @@ final class Connection: ReactorHandler {
                 if flushControl() { progressed = true }
             }
         }
-        if case .closed = phase { return false }
-        if case .closing = phase { return true }
+        if case .relaying = phase {} else { return true }
         // target → client: read only when nothing is waiting for the client (backpressure).
         if targetReadable && targetConnected && !targetEOF && t2cSlot == nil && controlCount == 0
             && httpOutSent == httpOut.count
@@ -560,7 +565,8 @@ final class Connection: ReactorHandler {
         var offset = range.lowerBound
         c2tCount = 0
         c2tFirst = 0
-        while offset < range.upperBound || offset == range.upperBound {
+        // Each round consumes bytes or reports an event; the decoder returns nil once the range is used up.
+        while true {
             let step: (event: WebSocketConnection.Event, consumed: Int)?
             do {
                 step = try ws.next(&span, in: offset..<range.upperBound)
@@ -821,8 +827,6 @@ final class Connection: ReactorHandler {
         deadline = MonotonicClock.milliseconds() + 2000
         clientReadable = true
     }
-
-    private func flushClosing() -> Bool { false }
 
     private func drainLinger() -> Bool {
         guard clientReadable else { return false }

@@ -28,6 +28,9 @@ public struct TargetRequest: Sendable {
 public enum TargetDecision: Sendable, Equatable {
     /// Relay to this endpoint.
     case connect(TargetEndpoint)
+    /// Accept the upgrade, then fail it with Close 1011 "Failed to connect to downstream server" (websockify's
+    /// answer to a target it cannot reach); `description` is the target and reason for the log line.
+    case unreachable(description: String)
     /// Close the connection without a response (websockify's behaviour for a missing or unknown token), after
     /// logging `logLine` (e.g. `127.0.0.1: Token 'x' not found`).
     case reject(logLine: String)

@@ -1,0 +1,223 @@
+// The parsed `sockify` command line: every websockify 0.13.0 option with websockify's defaults and types
+// (reference §1.4), plus Sockify's own options. Produced by `parseCommandLine(_:environment:)`.
+import SockifyTargets
+
+/// Every option and positional of a `sockify` command line, after websockify's own post-processing
+/// (`websocketproxy.py:568-712`): defaults filled in, `--target-config` folded into the token plugin, paths made
+/// absolute where websockify makes them absolute, the listen address and target parsed.
+///
+/// Empty strings that websockify only ever tests for truthiness (`--web ''`, `--record ''`, …) are stored as
+/// `nil`, so `nil` always means "off". Nothing here is checked against the file system except `--ssl-only`'s
+/// certificate, which websockify checks while parsing.
+struct WebsockifyOptions: Equatable, Sendable {
+    // MARK: Logging and lifecycle
+
+    /// `-v/--verbose`: debug logging.
+    var verbose = false
+    /// `--traffic`: per-frame traffic tokens on stdout.
+    var traffic = false
+    /// `--record=FILE`, absolute: record each session to `FILE.<n>`.
+    var record: String?
+    /// `-D/--daemon`: detach.
+    var daemon = false
+    /// `--run-once`: exit after the first WebSocket connection.
+    var runOnce = false
+    /// `--timeout=N` seconds (0 = off). Python `int`: may be negative, which websockify accepts.
+    var timeout = 0
+    /// `--idle-timeout=N` seconds (0 = off).
+    var idleTimeout = 0
+    /// `--heartbeat=N` seconds between empty pings (0 = off).
+    var heartbeat = 0
+    /// `--log-file=FILE`, absolute.
+    var logFile: String?
+    /// `--syslog=SERVER`: a UDP `host:port` (split with `rsplit(':', 1)`, no bracket stripping) or a local
+    /// socket path (absolute).
+    var syslog: SyslogDestination?
+    /// `--legacy-syslog`: `<pri>ident[pid]: ` headers instead of RFC 5424.
+    var legacySyslog = false
+
+    // MARK: TLS
+
+    /// `--cert=CERT`, absolute (default `self.pem` in the working directory).
+    var cert: String
+    /// `--key=KEY`, absolute.
+    var key: String?
+    /// `--key-password=KEY_PASSWORD`, verbatim.
+    var keyPassword: String?
+    /// `--ssl-only`: refuse non-TLS clients.
+    var sslOnly = false
+    /// `--ssl-target`: TLS to the target, verifying it against the system CAs.
+    var sslTarget = false
+    /// `--verify-client`: require a client certificate.
+    var verifyClient = false
+    /// `--cafile=FILE`, absolute.
+    var cafile: String?
+    /// `--ssl-version=…`: the minimum TLS version.
+    var sslVersion = MinimumTLSVersion.default
+    /// `--ssl-ciphers=…`, verbatim (websockify passes even `''` to `set_ciphers`).
+    var sslCiphers: String?
+
+    // MARK: Listening
+
+    /// Where to accept connections: `--inetd` wins over `--unix-listen`, which wins over the positional.
+    var listen: ListenSource
+    /// `-6/--prefer-ipv6`: prefer IPv6 when resolving the listen host.
+    var preferIPv6 = false
+    /// `--libserver`: websockify's (broken) threaded engine; parsed only.
+    var libserver = false
+
+    // MARK: Targets
+
+    /// The target positional; `nil` when a wrapped command, `--unix-target` or a token plugin supplies targets.
+    var target: HostPort?
+    /// `--unix-target=FILE`, verbatim (a relative path is resolved at connect time).
+    var unixTarget: String?
+    /// `--token-plugin` (or `TokenFile` from `--target-config`).
+    var tokenPlugin: TokenPluginKind?
+    /// `--token-source`, verbatim, or the absolute `--target-config` path. `nil` when not given (websockify
+    /// passes `None` to the plugin).
+    var tokenSource: String?
+    /// `--host-token`: the token is the `Host` header, not the `token` query parameter.
+    var hostToken = false
+    /// The command after `--` (websockify: every positional after the listen one, when `--` appears anywhere in
+    /// argv). `nil` when absent or empty.
+    var wrapCommand: [String]?
+    /// `--wrap-mode`: what to do when the wrapped command exits.
+    var wrapMode = WrapMode.exit
+
+    // MARK: Authentication and web
+
+    /// `--auth-plugin`.
+    var authPlugin: AuthPluginKind?
+    /// `--auth-source`, verbatim.
+    var authSource: String?
+    /// `--web=DIR`, absolute: serve static files from DIR on the same port.
+    var web: String?
+    /// `--web-auth`: run the auth plugin for plain HTTP requests too.
+    var webAuth = false
+    /// `--file-only`: no directory listings.
+    var fileOnly = false
+
+    // MARK: Sockify's own options
+
+    /// `--workers=N`: reactor threads; `nil` means one per online CPU.
+    var workers: Int?
+    /// `--max-frame-size=BYTES`: largest client frame payload accepted (larger: close 1009); 0 means no limit.
+    var maxFrameSize = WebsockifyOptions.defaultMaxFrameSize
+    /// `--io-backend=…`.
+    var ioBackend = IOBackendChoice.auto
+
+    /// The default of `--max-frame-size`: 16 MiB, far above what noVNC sends, small enough to bound memory.
+    static let defaultMaxFrameSize = 16 << 20
+}
+
+/// Where `sockify` accepts connections.
+enum ListenSource: Equatable, Sendable {
+    /// The `[source_addr:]source_port` positional; an empty host means all interfaces.
+    case tcp(HostPort)
+    /// `--unix-listen=FILE` (verbatim) with `--unix-listen-mode` parsed as octal (default 0o600).
+    case unixSocket(path: String, mode: Int)
+    /// `--inetd`: standard input is a listening socket.
+    case inetd
+}
+
+/// `--syslog`'s destination.
+enum SyslogDestination: Equatable, Sendable {
+    /// `host:port`: UDP. The host is verbatim (brackets kept), the port a Python `int`.
+    case udp(host: String, port: Int)
+    /// A local datagram socket such as `/dev/log`, absolute.
+    case localSocket(path: String)
+}
+
+/// `--ssl-version`'s choices.
+enum MinimumTLSVersion: String, CaseIterable, Sendable {
+    case `default` = "default"
+    case tlsv1_1 = "tlsv1_1"
+    case tlsv1_2 = "tlsv1_2"
+    case tlsv1_3 = "tlsv1_3"
+}
+
+/// `--wrap-mode`'s choices.
+enum WrapMode: String, CaseIterable, Sendable {
+    case exit, ignore, respawn
+}
+
+/// `--io-backend`'s choices (Sockify only).
+enum IOBackendChoice: String, CaseIterable, Sendable {
+    /// Probe io_uring, fall back to epoll.
+    case auto
+    case epoll
+    case ioUring = "io_uring"
+}
+
+/// The authentication plugins of `websockify.auth_plugins`, as `--auth-plugin` names them.
+enum AuthPluginKind: String, CaseIterable, Sendable {
+    /// `BasePlugin`: allows everything.
+    case basePlugin = "BasePlugin"
+    /// `BasicHTTPAuth`: `user:password` source, 401 with `WWW-Authenticate: Basic realm="Websockify"`.
+    case basicHTTPAuth = "BasicHTTPAuth"
+    /// `ExpectOrigin`: space-separated allowed origins, 403 "Invalid Origin".
+    case expectOrigin = "ExpectOrigin"
+    /// `ClientCertCNAuth`: space-separated allowed client certificate common names.
+    case clientCertCNAuth = "ClientCertCNAuth"
+
+    /// The Python module websockify prefixes to a name without a dot.
+    static let moduleName = "websockify.auth_plugins"
+}
+
+/// What a successful parse asks for.
+enum ParseOutcome: Equatable, Sendable {
+    /// Run with these options.
+    case run(WebsockifyOptions)
+    /// `-h/--help`: print this text to standard output and exit 0.
+    case help(String)
+}
+
+/// An optparse usage error. The caller prints ``renderUsageError(_:programName:)`` to standard error and exits 2.
+struct UsageError: Error, Equatable, Sendable {
+    /// The message after `sockify: error: `, e.g. `no such option: --bogus`.
+    var message: String
+}
+
+/// An unknown `--token-plugin`/`--auth-plugin` class. websockify dies with a Python traceback and exit status 1;
+/// the caller prints ``message`` to standard error and exits 1.
+struct PluginLoadError: Error, Equatable, Sendable {
+    /// The last line of websockify's traceback, e.g.
+    /// `AttributeError: module 'websockify.token_plugins' has no attribute 'Foo'`.
+    var message: String
+}
+
+/// Why a command line was refused.
+enum CommandLineError: Error, Equatable, Sendable {
+    /// Exit status 2, usage block and message on standard error.
+    case usage(UsageError)
+    /// Exit status 1, message on standard error.
+    case pluginLoad(PluginLoadError)
+
+    /// The exit status websockify uses for this error.
+    var exitStatus: Int32 {
+        switch self {
+        case .usage: 2
+        case .pluginLoad: 1
+        }
+    }
+}
+
+/// What the parser needs from the process, injected so parsing stays pure.
+struct ParseEnvironment: Sendable {
+    /// The program name for usage lines (`sockify`); see ``programName(fromArgv0:)``.
+    var programName: String
+    /// The absolute working directory, for the paths websockify makes absolute.
+    var currentDirectory: String
+    /// Whether a path exists (Python `os.path.exists`): only `--ssl-only` consults it.
+    var fileExists: @Sendable (String) -> Bool
+}
+
+/// `os.path.basename(argv[0])`, optparse's `%prog`.
+///
+/// - Parameter argv0: the first element of the process arguments.
+/// - Returns: the text after the last `/`.
+func programName(fromArgv0 argv0: String) -> String {
+    guard let slash = argv0.lastIndex(of: "/") else { return argv0 }
+    return String(argv0[argv0.index(after: slash)...])
+}
