@@ -10,6 +10,7 @@ apt_packages=(
     tigervnc-standalone-server tigervnc-tools xauth x11-utils   # a real VNC server for the demo and the tests
     xterm twm                      # something to look at on the demo desktop
     novnc                          # the web client served by --web in the demo
+    chromium chromium-driver x11-xserver-utils   # the noVNC-in-a-real-browser test (selenium, xsetroot)
     socat                          # the raw TCP relay used in side-by-side measurements
     python3 python3-venv           # independent WebSocket peers (websockets) and websockify.py itself
     procps iproute2
@@ -33,4 +34,4 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check \
-    'websockets>=12' 'websockify==0.13.0' numpy
+    'websockets>=12' 'websockify==0.13.0' numpy selenium
