@@ -61,6 +61,14 @@ func makeConfiguration(_ options: WebsockifyOptions, logger: Logger) throws(Conf
     config.listenTimeout = options.timeout > 0 ? .seconds(options.timeout) : nil
     config.idleTimeout = options.idleTimeout > 0 ? .seconds(options.idleTimeout) : nil
     config.runOnce = options.runOnce
+    config.requestHeadTimeout = .seconds(max(1, options.handshakeTimeout))
+    config.maxConnections = options.maxConnections
+    config.maxConnectionsPerAddress = options.maxConnectionsPerIP
+    if options.heartbeat > 0 {
+        let pong = options.pongTimeout ?? 2 * options.heartbeat
+        config.pongTimeout = pong > 0 ? .seconds(pong) : nil
+    }
+    config.sessionIdleTimeout = options.sessionIdleTimeout > 0 ? .seconds(options.sessionIdleTimeout) : nil
     config.verbose = options.verbose
     return config
 }

@@ -106,6 +106,22 @@ struct WebsockifyOptions: Equatable, Sendable {
     var maxFrameSize = WebsockifyOptions.defaultMaxFrameSize
     /// `--io-backend=…`.
     var ioBackend = IOBackendChoice.auto
+    /// `--handshake-timeout=SECONDS`: time to send a complete HTTP request head (slowloris bound; also the
+    /// keep-alive idle limit).
+    var handshakeTimeout = WebsockifyOptions.defaultHandshakeTimeout
+    /// `--max-connections=N`: open client connections at most (0 = only the descriptor limit).
+    var maxConnections = 0
+    /// `--max-connections-per-ip=N`: open client connections per client address (0 = no limit; behind a load
+    /// balancer every client has the balancer's address).
+    var maxConnectionsPerIP = 0
+    /// `--pong-timeout=SECONDS`: with `--heartbeat`, close a WebSocket whose client sent nothing (not even a pong)
+    /// for this long. `nil` = twice the heartbeat; 0 = never.
+    var pongTimeout: Int?
+    /// `--session-idle-timeout=SECONDS`: close a WebSocket with no traffic either way for this long (0 = never).
+    var sessionIdleTimeout = 0
+
+    /// The default of `--handshake-timeout`, in seconds.
+    static let defaultHandshakeTimeout = 10
 
     /// The default of `--max-frame-size`: 16 MiB, far above what noVNC sends, small enough to bound memory.
     static let defaultMaxFrameSize = 16 << 20

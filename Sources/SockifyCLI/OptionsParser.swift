@@ -69,6 +69,11 @@ let optionTable: [OptionSpec] = [
     OptionSpec(long: "--workers", kind: .integer, isExtra: true),
     OptionSpec(long: "--max-frame-size", kind: .integer, isExtra: true),
     OptionSpec(long: "--io-backend", kind: .choice(IOBackendChoice.allCases.map(\.rawValue)), isExtra: true),
+    OptionSpec(long: "--handshake-timeout", kind: .integer, isExtra: true),
+    OptionSpec(long: "--max-connections", kind: .integer, isExtra: true),
+    OptionSpec(long: "--max-connections-per-ip", kind: .integer, isExtra: true),
+    OptionSpec(long: "--pong-timeout", kind: .integer, isExtra: true),
+    OptionSpec(long: "--session-idle-timeout", kind: .integer, isExtra: true),
 ]
 
 /// Parses a `sockify` command line exactly as websockify 0.13.0 parses its own.
@@ -323,6 +328,11 @@ private func validate(_ scan: OptionScan, arguments: [String], environment: Pars
     options.workers = scan.integers["--workers"]
     options.maxFrameSize = scan.integers["--max-frame-size"] ?? WebsockifyOptions.defaultMaxFrameSize
     options.ioBackend = string("--io-backend").flatMap(IOBackendChoice.init(rawValue:)) ?? .auto
+    options.handshakeTimeout = scan.integers["--handshake-timeout"] ?? WebsockifyOptions.defaultHandshakeTimeout
+    options.maxConnections = scan.integers["--max-connections"] ?? 0
+    options.maxConnectionsPerIP = scan.integers["--max-connections-per-ip"] ?? 0
+    options.pongTimeout = scan.integers["--pong-timeout"]
+    options.sessionIdleTimeout = scan.integers["--session-idle-timeout"] ?? 0
 
     if given("--syslog"), let server = string("--syslog") {
         if let colon = server.unicodeScalars.lastIndex(of: ":") {
@@ -392,6 +402,13 @@ private func validate(_ scan: OptionScan, arguments: [String], environment: Pars
     // judged exactly as websockify judges them.
     if let workers = options.workers, !(1...1024).contains(workers) {
         throw UsageError(message: "option --workers: must be between 1 and 1024, not \(workers)")
+    }
+    for (name, value) in [
+        ("--handshake-timeout", options.handshakeTimeout), ("--max-connections", options.maxConnections),
+        ("--max-connections-per-ip", options.maxConnectionsPerIP), ("--pong-timeout", options.pongTimeout ?? 0),
+        ("--session-idle-timeout", options.sessionIdleTimeout),
+    ] where value < 0 {
+        throw UsageError(message: "option \(name): must not be negative, not \(value)")
     }
     if options.maxFrameSize < 0 {
         throw UsageError(message: "option --max-frame-size: must not be negative, not \(options.maxFrameSize)")

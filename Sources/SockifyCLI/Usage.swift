@@ -91,6 +91,21 @@ let sockifyOptionHelp = """
                             limit (default 16777216 = 16 MiB)
       --io-backend=BACKEND  I/O backend: auto (default: io_uring if the kernel
                             allows it, else epoll), epoll, io_uring
+      --handshake-timeout=SECONDS
+                            close a connection that has not sent a complete HTTP
+                            request within SECONDS (default 10)
+      --max-connections=N   accept at most N open client connections (default 0:
+                            no limit but the descriptor limit)
+      --max-connections-per-ip=N
+                            accept at most N open connections from one client
+                            address (default 0: no limit)
+      --pong-timeout=SECONDS
+                            with --heartbeat, close a WebSocket whose client sent
+                            nothing for SECONDS (default: twice the heartbeat; 0:
+                            never)
+      --session-idle-timeout=SECONDS
+                            close a WebSocket with no traffic in either direction
+                            for SECONDS (default 0: never)
     """
 
 /// The full `--help` text (optparse `format_help`): usage, a blank line, the options. Printed to standard output;

@@ -41,7 +41,7 @@ do {
 Limits.raiseDescriptorLimit()
 let server = ProxyServer(configuration: configuration, logger: logger)
 do {
-    try Signals.install(for: server)
+    try Signals.install(for: server, logger: logger)
     try server.start()
 } catch let error as StartError {
     logger.error("\(error.description)")

@@ -74,6 +74,9 @@ final class Connection: ReactorHandler {
     var closeQueued = false
     var closeSent = false
     var lastPingAt: Int64 = 0
+    /// Monotonic ms of the last bytes from the client (pong timeout) and in either direction (idle timeout).
+    var lastClientInputAt: Int64 = 0
+    var lastActivityAt: Int64 = 0
 
     // client → target half-pipe: payload ranges of `c2tSlot`, in order, not yet written.
     var c2tSlot: UnsafeMutableRawPointer?
@@ -101,7 +104,7 @@ final class Connection: ReactorHandler {
         self.worker = worker
         self.clientFD = fd
         self.peer = peer
-        self.peerHost = peer.family == 1 ? peer.host : peer.host  // AF_UNIX paths print as-is
+        self.peerHost = peer.host  // AF_UNIX clients print as the socket path
         self.startedAt = now
         self.deadline = now + worker.headTimeoutMs
         self.ws = WebSocketConnection(role: .server, maxPayloadLength: worker.configuration.maxFramePayload)
@@ -378,6 +381,8 @@ final class Connection: ReactorHandler {
         phase = .relaying
         deadline = 0
         lastPingAt = MonotonicClock.milliseconds()
+        lastClientInputAt = lastPingAt
+        lastActivityAt = lastPingAt
         worker.webSocketStarted()
         let stamp = "\(peerHost) - - [\(WallClock.logTimestamp())] "
         if config.verbose {
@@ -553,6 +558,10 @@ final class Connection: ReactorHandler {
         case .transferred(let n):
             // A short read means the socket buffer is empty; edge-triggered epoll reports new bytes again.
             if n < capacity && !clientHungUp { clientReadable = false }
+            if worker.pongTimeoutMs != nil || worker.sessionIdleMs != nil {
+                lastClientInputAt = MonotonicClock.milliseconds()
+                lastActivityAt = lastClientInputAt
+            }
             c2tSlot = slot
             decodeClientBytes(slot, range: 0..<n)
             return true
@@ -694,6 +703,7 @@ final class Connection: ReactorHandler {
             return true
         case .transferred(let n):
             if n < capacity && !targetHungUp { targetReadable = false }
+            if worker.sessionIdleMs != nil { lastActivityAt = MonotonicClock.milliseconds() }
             var span = UnsafeMutableRawBufferPointer(start: slot, count: pool.slotSize).mutableBytes
             t2cStart = FrameEncoder.writeHeader(
                 into: &span, endingAt: headroom, opcode: .binary, isFinal: true, payloadLength: n, maskingKey: nil)
@@ -861,6 +871,18 @@ final class Connection: ReactorHandler {
         case .relaying:
             if deadline != 0 && now >= deadline {
                 finish(reason: "close timeout")
+                return
+            }
+            if let limit = worker.pongTimeoutMs, !closeQueued, now - lastClientInputAt >= limit {
+                worker.log("\(peerHost) - - [\(WallClock.logTimestamp())] \(peerHost): no data or pong from the client for \(limit / 1000)s, closing")
+                closeCode = .abnormalClosure
+                finish(reason: "pong timeout")
+                return
+            }
+            if let limit = worker.sessionIdleMs, !closeQueued, now - lastActivityAt >= limit {
+                dropC2T()
+                queueClose(.goingAway, reason: "Idle timeout")
+                pump()
                 return
             }
             if let interval = worker.heartbeatMs, !closeQueued, now - lastPingAt >= interval, controlCount == 0 {

@@ -66,6 +66,14 @@ public struct ProxyConfiguration: Sendable {
     public var runOnce = false
     /// `-v`: access and per-connection debug lines.
     public var verbose = false
+    /// Open client connections at most (0: only the descriptor limit). More are accepted and closed at once.
+    public var maxConnections = 0
+    /// Open client connections per client address (0: no limit).
+    public var maxConnectionsPerAddress = 0
+    /// With `heartbeat`, a WebSocket whose client sent nothing for this long is closed (dead peer).
+    public var pongTimeout: Duration?
+    /// A WebSocket with no traffic either way for this long gets close 1001 "Idle timeout".
+    public var sessionIdleTimeout: Duration?
     /// Time a client has to send a complete HTTP request head (also the keep-alive idle limit).
     public var requestHeadTimeout: Duration = .seconds(10)
     /// Largest HTTP request head accepted (431 beyond).

@@ -26,6 +26,9 @@ public final class ProxyServer: @unchecked Sendable {
     private let startedWebSockets = Atomic<Int>(0)
     private let idleSince = Atomic<Int64>(0)
     private let shutdownRequested = Atomic<Bool>(false)
+    /// Open connections per client address, kept only with `maxConnectionsPerAddress` (touched on accept and
+    /// close, never per byte).
+    private let perAddress = Mutex<[String: Int]>([:])
 
     public init(configuration: ProxyConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -138,11 +141,38 @@ public final class ProxyServer: @unchecked Sendable {
 
     // MARK: counters (called from worker threads)
 
-    func connectionOpened() {
-        activeConnections.add(1, ordering: .acquiringAndReleasing)
+    /// Admits a new client connection, or refuses it when `--max-connections` or `--max-connections-per-ip`
+    /// would be exceeded (the caller then closes it). Every admitted connection must be released with
+    /// `connectionClosed`.
+    func admit(address: String) -> Bool {
+        let config = configuration
+        let total = activeConnections.add(1, ordering: .acquiringAndReleasing).newValue
+        if config.maxConnections > 0 && total > config.maxConnections {
+            activeConnections.subtract(1, ordering: .acquiringAndReleasing)
+            return false
+        }
+        if config.maxConnectionsPerAddress > 0 {
+            let admitted = perAddress.withLock { counts -> Bool in
+                let current = counts[address, default: 0]
+                guard current < config.maxConnectionsPerAddress else { return false }
+                counts[address] = current + 1
+                return true
+            }
+            if !admitted {
+                activeConnections.subtract(1, ordering: .acquiringAndReleasing)
+                return false
+            }
+        }
+        return true
     }
 
-    func connectionClosed(wasWebSocket: Bool) {
+    func connectionClosed(address: String, wasWebSocket: Bool) {
+        if configuration.maxConnectionsPerAddress > 0 {
+            perAddress.withLock { counts in
+                let left = counts[address, default: 1] - 1
+                counts[address] = left > 0 ? left : nil
+            }
+        }
         if wasWebSocket { finishedWebSockets.add(1, ordering: .acquiringAndReleasing) }
         let left = activeConnections.subtract(1, ordering: .acquiringAndReleasing).newValue
         if left == 0 { idleSince.store(MonotonicClock.milliseconds(), ordering: .releasing) }

@@ -19,6 +19,8 @@ final class Worker: @unchecked Sendable {
     let scratch: UnsafeMutableRawBufferPointer
     let headTimeoutMs: Int64
     let heartbeatMs: Int64?
+    let pongTimeoutMs: Int64?
+    let sessionIdleMs: Int64?
     /// Connections that yielded while still able to make progress; resumed on the next loop turn.
     private var resumeQueue: [Connection] = []
     private var resumeScheduled = false
@@ -34,6 +36,8 @@ final class Worker: @unchecked Sendable {
         scratch = .allocate(byteCount: 16 * 1024, alignment: 16)
         headTimeoutMs = Self.milliseconds(configuration.requestHeadTimeout)
         heartbeatMs = configuration.heartbeat.map(Self.milliseconds)
+        pongTimeoutMs = configuration.pongTimeout.map(Self.milliseconds)
+        sessionIdleMs = configuration.sessionIdleTimeout.map(Self.milliseconds)
         reactor.onTick = { [unowned self] now in self.tick(now: now) }
     }
 
@@ -46,7 +50,12 @@ final class Worker: @unchecked Sendable {
 
     /// Accepts a connection onto this reactor.
     func accept(fd: CInt, peer: SocketAddress) {
-        server.connectionOpened()
+        let address = peer.host
+        guard server.admit(address: address) else {
+            log("\(address): connection refused: limit of open connections reached")
+            Sockets.close(fd)
+            return
+        }
         if peer.family != 1 { Sockets.setNoDelay(fd) }  // not for AF_UNIX clients
         let connection = Connection(worker: self, fd: fd, peer: peer, now: MonotonicClock.milliseconds())
         connection.token = reactor.add(connection)
@@ -61,7 +70,7 @@ final class Worker: @unchecked Sendable {
 
     func connectionFinished(_ connection: Connection, wasWebSocket: Bool) {
         reactor.remove(connection.token)
-        server.connectionClosed(wasWebSocket: wasWebSocket)
+        server.connectionClosed(address: connection.peerHost, wasWebSocket: wasWebSocket)
     }
 
     func webSocketStarted() {

@@ -422,10 +422,39 @@ struct SockifyOptionTests {
         #expect(parsed?.workers == 4)
         #expect(parsed?.maxFrameSize == 1 << 20)
         #expect(parsed?.ioBackend == .ioUring)
-        let short = options(["--wo", "2", "--m=0", "--io=epoll", "6080", "h:1"])
+        let short = options(["--wo", "2", "--max-f=0", "--io=epoll", "6080", "h:1"])
         #expect(short?.workers == 2)
         #expect(short?.maxFrameSize == 0)
         #expect(short?.ioBackend == .epoll)
+    }
+
+    @Test("hardening limits: defaults, values, and the exact name winning over a longer one")
+    func limits() {
+        let defaults = options(["6080", "h:1"])
+        #expect(defaults?.handshakeTimeout == 10)
+        #expect(defaults?.maxConnections == 0)
+        #expect(defaults?.maxConnectionsPerIP == 0)
+        #expect(defaults?.pongTimeout == nil)
+        #expect(defaults?.sessionIdleTimeout == 0)
+        let given = options([
+            "--handshake-timeout=3", "--max-connections", "100", "--max-connections-per-ip=7", "--pong-timeout", "9",
+            "--session-idle-timeout=60", "6080", "h:1",
+        ])
+        #expect(given?.handshakeTimeout == 3)
+        #expect(given?.maxConnections == 100)
+        #expect(given?.maxConnectionsPerIP == 7)
+        #expect(given?.pongTimeout == 9)
+        #expect(given?.sessionIdleTimeout == 60)
+    }
+
+    @Test("a negative limit is a usage error", arguments: [
+        "--handshake-timeout", "--max-connections", "--max-connections-per-ip", "--pong-timeout", "--session-idle-timeout",
+    ])
+    func negativeLimit(option: String) {
+        let environment = ParseEnvironment(programName: "sockify", currentDirectory: "/", fileExists: { _ in false })
+        #expect(throws: CommandLineError.usage(UsageError(message: "option \(option): must not be negative, not -1"))) {
+            try parseCommandLine([option, "-1", "6080", "h:1"], environment: environment)
+        }
     }
 
     @Test("websockify's ambiguity messages are unchanged by the extra options")
