@@ -43,6 +43,7 @@ let package = Package(
             dependencies: [
                 "SockifyProtocol", "SockifyReactor",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swift6),
         .testTarget(
@@ -54,6 +55,7 @@ let package = Package(
         .testTarget(name: "SockifyTargetsTests", dependencies: ["SockifyTargets"], swiftSettings: swift6),
         .testTarget(name: "SockifyProxyTests", dependencies: ["SockifyProxy", "SockifyProtocol"], swiftSettings: swift6),
         .testTarget(name: "SockifyCLITests", dependencies: ["SockifyCLI", "SockifyTargets"], swiftSettings: swift6),
+        .testTarget(name: "SockifyLoadTests", dependencies: ["SockifyLoad", "SockifyReactor"], swiftSettings: swift6),
         .testTarget(name: "SockifyIntegrationTests", dependencies: [], swiftSettings: swift6),
     ]
 )

@@ -34,4 +34,4 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check \
-    'websockets>=12' 'websockify==0.13.0' numpy selenium
+    'websockets>=12' 'websockify==0.13.0' numpy selenium matplotlib

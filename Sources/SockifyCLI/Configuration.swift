@@ -15,11 +15,20 @@ func makeConfiguration(_ options: WebsockifyOptions, logger: Logger) throws(Conf
     if options.libserver {
         logger.warning("warning: option --libserver ignored: Sockify has a single engine")
     }
-    guard case .tcp(let listen) = options.listen else {
-        throw ConfigurationError(message: "--unix-listen and --inetd are not supported yet")
-    }
-    guard let listenPort = listen.tcpPort else {
-        throw ConfigurationError(message: "listen port \(listen.port) is out of range")
+    var listenHost: String?
+    var listenPort: UInt16 = 0
+    var shared: SharedListener?
+    switch options.listen {
+    case .tcp(let listen):
+        guard let port = listen.tcpPort else {
+            throw ConfigurationError(message: "listen port \(listen.port) is out of range")
+        }
+        listenHost = listen.host.isEmpty ? nil : listen.host
+        listenPort = port
+    case .unixSocket(let path, let mode):
+        shared = .unixSocket(path: path, mode: UInt32(truncatingIfNeeded: mode))
+    case .inetd:
+        shared = .inherited(fd: 0)
     }
 
     let resolve: @Sendable (TargetRequest) -> TargetDecision
@@ -50,8 +59,8 @@ func makeConfiguration(_ options: WebsockifyOptions, logger: Logger) throws(Conf
     }
 
     var config = ProxyConfiguration(
-        listenHost: listen.host.isEmpty ? nil : listen.host, listenPort: listenPort, targetDescription: description,
-        resolveTarget: resolve)
+        listenHost: listenHost, listenPort: listenPort, targetDescription: description, resolveTarget: resolve)
+    config.sharedListener = shared
     config.preferIPv6 = options.preferIPv6
     config.webRoot = options.web
     config.fileOnly = options.fileOnly
@@ -101,7 +110,6 @@ private func refuseUnimplemented(_ options: WebsockifyOptions) throws(Configurat
     if options.traffic { unsupported.append("--traffic") }
     if options.record != nil { unsupported.append("--record") }
     if options.daemon { unsupported.append("--daemon") }
-    if options.logFile != nil { unsupported.append("--log-file") }
     if options.syslog != nil { unsupported.append("--syslog") }
     if options.sslOnly { unsupported.append("--ssl-only") }
     if options.sslTarget { unsupported.append("--ssl-target") }

@@ -27,7 +27,17 @@ do {
     exit(error.exitStatus)
 }
 
-LoggingSystem.bootstrap { _ in PlainLogHandler(level: options.verbose ? .debug : .info) }
+var logFile: CInt?
+if let path = options.logFile {
+    switch PlainLogHandler.openLogFile(path) {
+    case .success(let fd): logFile = fd
+    case .failure(let error):
+        writeStderr("\(program): cannot open --log-file \(path): \(error)\n")
+        exit(1)
+    }
+}
+let logLevel: Logger.Level = options.verbose ? .debug : .info
+LoggingSystem.bootstrap { [logFile] _ in PlainLogHandler(level: logLevel, logFile: logFile) }
 let logger = Logger(label: "sockify")
 
 let configuration: ProxyConfiguration

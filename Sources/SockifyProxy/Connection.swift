@@ -100,11 +100,11 @@ final class Connection: ReactorHandler {
     var bytesToTarget = 0
     var bytesToClient = 0
 
-    init(worker: Worker, fd: CInt, peer: SocketAddress, now: Int64) {
+    init(worker: Worker, fd: CInt, peer: SocketAddress, peerHost: String, now: Int64) {
         self.worker = worker
         self.clientFD = fd
         self.peer = peer
-        self.peerHost = peer.host  // AF_UNIX clients print as the socket path
+        self.peerHost = peerHost
         self.startedAt = now
         self.deadline = now + worker.headTimeoutMs
         self.ws = WebSocketConnection(role: .server, maxPayloadLength: worker.configuration.maxFramePayload)

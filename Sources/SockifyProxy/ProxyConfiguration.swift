@@ -36,12 +36,22 @@ public enum TargetDecision: Sendable, Equatable {
     case reject(logLine: String)
 }
 
+/// A listening socket that all reactors share instead of one `SO_REUSEPORT` TCP listener each.
+public enum SharedListener: Sendable, Equatable {
+    /// `--unix-listen PATH` with `--unix-listen-mode` (websockify replaces an existing file and leaves it at exit).
+    case unixSocket(path: String, mode: UInt32)
+    /// `--inetd`: an already listening socket inherited on this descriptor (standard input).
+    case inherited(fd: CInt)
+}
+
 /// Everything that shapes a proxy's behaviour. Values only; `ProxyServer` does the work.
 public struct ProxyConfiguration: Sendable {
     /// Listen host (`nil` or empty: all IPv4 interfaces, or all IPv6 ones with `preferIPv6`).
     public var listenHost: String?
     /// Listen port; 0 picks a free port (see `ProxyServer.listenAddress`).
     public var listenPort: UInt16
+    /// Listen on this shared socket instead of `listenHost:listenPort`.
+    public var sharedListener: SharedListener?
     /// websockify's `-6`: prefer IPv6 when resolving the listen host.
     public var preferIPv6 = false
     /// Maps a WebSocket request to a target. Called on a reactor thread; must not block for long.

@@ -20,6 +20,8 @@ public final class ProxyServer: @unchecked Sendable {
     private var threads: [ReactorThread] = []
     /// The bound listen address (useful with port 0).
     public private(set) var listenAddress = SocketAddress()
+    /// The listener all workers share (`--unix-listen`, `--inetd`), or -1; closed after the workers stop.
+    private var sharedListenerFD: CInt = -1
 
     private let activeConnections = Atomic<Int>(0)
     private let finishedWebSockets = Atomic<Int>(0)
@@ -39,30 +41,52 @@ public final class ProxyServer: @unchecked Sendable {
     /// - Throws: `StartError` with websockify's wording when the address cannot be resolved or bound.
     public func start() throws(StartError) {
         let config = configuration
-        let address: SocketAddress
-        do {
-            address = try SocketAddress.resolve(
-                host: config.listenHost, port: config.listenPort, passive: true, preferIPv6: config.preferIPv6)
-        } catch {
-            throw StartError(description: "Openening socket failed: \(error)")
-        }
         var listeners: [CInt] = []
-        do {
-            let first = try Sockets.listen(on: address, reusePort: true)
-            listeners.append(first)
-            listenAddress = try Sockets.localAddress(first)
-            for _ in 1..<max(1, config.workers) {
-                listeners.append(try Sockets.listen(on: listenAddress, reusePort: true))
+        if let shared = config.sharedListener {
+            do {
+                switch shared {
+                case .unixSocket(let path, let mode):
+                    sharedListenerFD = try Sockets.listenUnix(path: path, mode: mode)
+                case .inherited(let fd):
+                    try Sockets.adoptListener(fd)
+                    sharedListenerFD = fd
+                }
+            } catch {
+                throw StartError(description: "Openening socket failed: \(error)")
             }
-        } catch {
-            listeners.forEach(Sockets.close)
-            throw StartError(description: "Openening socket failed: \(error)")
+        } else {
+            let address: SocketAddress
+            do {
+                address = try SocketAddress.resolve(
+                    host: config.listenHost, port: config.listenPort, passive: true, preferIPv6: config.preferIPv6)
+            } catch {
+                throw StartError(description: "Openening socket failed: \(error)")
+            }
+            do {
+                let first = try Sockets.listen(on: address, reusePort: true)
+                listeners.append(first)
+                listenAddress = try Sockets.localAddress(first)
+                for _ in 1..<max(1, config.workers) {
+                    listeners.append(try Sockets.listen(on: listenAddress, reusePort: true))
+                }
+            } catch {
+                listeners.forEach(Sockets.close)
+                throw StartError(description: "Openening socket failed: \(error)")
+            }
         }
         idleSince.store(MonotonicClock.milliseconds(), ordering: .relaxed)
         do {
-            for (index, fd) in listeners.enumerated() {
+            for index in 0..<max(1, config.workers) {
                 let worker = try Worker(index: index, configuration: config, server: self, logger: logger)
-                try worker.reactor.addListener(fd) { [unowned worker] client, peer in worker.accept(fd: client, peer: peer) }
+                if sharedListenerFD >= 0 {
+                    try worker.reactor.addListener(sharedListenerFD, owned: false) { [unowned worker] client, peer in
+                        worker.accept(fd: client, peer: peer)
+                    }
+                } else {
+                    try worker.reactor.addListener(listeners[index]) { [unowned worker] client, peer in
+                        worker.accept(fd: client, peer: peer)
+                    }
+                }
                 workers.append(worker)
             }
             let cpus = ReactorThread.onlineProcessorCount
@@ -80,13 +104,24 @@ public final class ProxyServer: @unchecked Sendable {
         let config = configuration
         var lines = ["WebSocket server settings:"]
         let host = config.listenHost ?? ""
-        lines.append("  - Listen on \(host.contains(":") ? "[\(host)]" : host):\(listenAddress.port)")
+        let source: String
+        switch config.sharedListener {
+        case .unixSocket(let path, _):
+            lines.append("  - Listen on unix socket \(path)")
+            source = path
+        case .inherited:
+            lines.append("  - Listen for inetd connections")
+            source = "inetd"
+        case nil:
+            lines.append("  - Listen on \(host.contains(":") ? "[\(host)]" : host):\(listenAddress.port)")
+            source = "\(host):\(listenAddress.port)"
+        }
         if let web = config.webRoot {
             lines.append(config.fileOnly ? "  - Web server (no directory listings). Web root: \(web)" : "  - Web server. Web root: \(web)")
         }
         lines.append("  - No SSL/TLS support (no cert file)")
         lines.append("  - \(workers.count) reactor thread(s), epoll")
-        lines.append("  - proxying from \(host):\(listenAddress.port) to \(config.targetDescription)")
+        lines.append("  - proxying from \(source) to \(config.targetDescription)")
         return lines
     }
 
@@ -137,6 +172,10 @@ public final class ProxyServer: @unchecked Sendable {
         for worker in workers { worker.reactor.stop() }
         for thread in threads { thread.join() }
         threads.removeAll()
+        if sharedListenerFD >= 0 {
+            Sockets.close(sharedListenerFD)
+            sharedListenerFD = -1
+        }
     }
 
     // MARK: counters (called from worker threads)

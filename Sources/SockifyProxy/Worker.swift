@@ -50,14 +50,18 @@ final class Worker: @unchecked Sendable {
 
     /// Accepts a connection onto this reactor.
     func accept(fd: CInt, peer: SocketAddress) {
-        let address = peer.host
+        // A Unix-domain client has no address of its own; websockify logs the listening socket's path.
+        let isUnix = peer.family == 1
+        var address = peer.host
+        if isUnix, case .unixSocket(let path, _)? = configuration.sharedListener { address = path }
         guard server.admit(address: address) else {
             log("\(address): connection refused: limit of open connections reached")
             Sockets.close(fd)
             return
         }
-        if peer.family != 1 { Sockets.setNoDelay(fd) }  // not for AF_UNIX clients
-        let connection = Connection(worker: self, fd: fd, peer: peer, now: MonotonicClock.milliseconds())
+        if !isUnix { Sockets.setNoDelay(fd) }
+        let connection = Connection(
+            worker: self, fd: fd, peer: peer, peerHost: address, now: MonotonicClock.milliseconds())
         connection.token = reactor.add(connection)
         do {
             try reactor.register(fd, for: connection.token, tag: Connection.clientTag)

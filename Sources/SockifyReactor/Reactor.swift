@@ -57,7 +57,7 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
     private var handlers: [Handler?] = []
     private var generations: [UInt32] = []
     private var freeSlots: [UInt32] = []
-    private var listeners: [(fd: CInt, onAccept: (CInt, SocketAddress) -> Void)] = []
+    private var listeners: [(fd: CInt, owned: Bool, onAccept: (CInt, SocketAddress) -> Void)] = []
     private let inbox = Mutex<[@Sendable () -> Void]>([])
     private let stopRequested = Atomic<Bool>(false)
     private var events: UnsafeMutablePointer<epoll_event>
@@ -91,7 +91,7 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
     deinit {
         events.deallocate()
         if spareFD >= 0 { Glibc.close(spareFD) }
-        for listener in listeners { Glibc.close(listener.fd) }
+        for listener in listeners where listener.owned { Glibc.close(listener.fd) }
         Glibc.close(wakeFD)
         Glibc.close(epollFD)
     }
@@ -151,20 +151,23 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
     }
 
     /// Watches a listening socket (level-triggered); `onAccept` gets each accepted descriptor and its peer.
-    /// The reactor owns `fd` from now on and closes it when it stops.
-    public func addListener(_ fd: CInt, onAccept: @escaping (CInt, SocketAddress) -> Void) throws(Errno) {
+    /// - Parameter owned: the reactor closes `fd` when it stops. Pass `false` for a listener shared by several
+    ///   reactors (a Unix socket or an inetd descriptor cannot be bound once per reactor); its owner closes it.
+    public func addListener(
+        _ fd: CInt, owned: Bool = true, onAccept: @escaping (CInt, SocketAddress) -> Void
+    ) throws(Errno) {
         var ev = epoll_event()
         let index = UInt8(listeners.count)
         CSockify_epoll_event_set(&ev, CSockify_EPOLLIN(), Self.pack(slot: Self.listenerSlot, generation: 0, tag: index))
         guard epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &ev) == 0 else { throw Errno.current }
-        listeners.append((fd, onAccept))
+        listeners.append((fd, owned, onAccept))
     }
 
     /// Stops watching and closes every listener (graceful shutdown: no new connections).
     public func closeListeners() {
         for listener in listeners {
             deregister(listener.fd)
-            Glibc.close(listener.fd)
+            if listener.owned { Glibc.close(listener.fd) }
         }
         listeners.removeAll()
     }

@@ -35,6 +35,34 @@ public enum Sockets {
         return fd
     }
 
+    /// Creates a listening Unix-domain stream socket at `path` with permissions `mode`, replacing any file there
+    /// (websockify unlinks it first and binds under `umask(0o777 ^ mode)`).
+    /// The corresponding C calls are `unlink(2)`, `socket(2)`, `bind(2)`, `chmod(2)` and `listen(2)`.
+    public static func listenUnix(path: String, mode: UInt32, backlog: CInt = 4096) throws(Errno) -> CInt {
+        let address = try SocketAddress(unixPath: path)
+        _ = unlink(path)
+        let fd = try listen(on: address, reusePort: false, backlog: backlog)
+        if chmod(path, mode_t(mode)) == -1 {
+            let err = Errno.current
+            Glibc.close(fd)
+            throw err
+        }
+        return fd
+    }
+
+    /// Makes an inherited descriptor (inetd mode: a listening socket on standard input) non-blocking and
+    /// close-on-exec. The corresponding C call is `fcntl(2)`.
+    public static func adoptListener(_ fd: CInt) throws(Errno) {
+        let flags = fcntl(fd, F_GETFL)
+        guard flags != -1, fcntl(fd, F_SETFL, flags | O_NONBLOCK) != -1 else { throw Errno.current }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        var accepting: CInt = 0
+        var length = socklen_t(MemoryLayout<CInt>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) == 0, accepting != 0 else {
+            throw Errno(rawValue: EINVAL)
+        }
+    }
+
     /// The address a socket is bound to. The corresponding C call is `getsockname(2)`.
     public static func localAddress(_ fd: CInt) throws(Errno) -> SocketAddress {
         var address = SocketAddress()

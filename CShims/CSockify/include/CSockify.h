@@ -40,4 +40,12 @@ void CSockify_CPU_ZERO(cpu_set_t *_Nonnull set);
 void CSockify_CPU_SET(int cpu, cpu_set_t *_Nonnull set);
 int CSockify_pthread_setaffinity_np(pthread_t thread, size_t size, const cpu_set_t *_Nonnull set);
 
+// ---- io_uring (URing*.swift) ------------------------------------------------------------------------------------
+// Most of liburing 2.3 imports as is, static inline helpers included (io_uring_prep_*, io_uring_cq_ready,
+// io_uring_cq_advance, io_uring_buf_ring_add/advance). Only these cannot be reached:
+// - IOSQE_* flags are `(1U << IOSQE_*_BIT)` over enum constants; the importer drops macros of that shape.
+static inline unsigned char CSockify_IOSQE_BUFFER_SELECT(void) { return IOSQE_BUFFER_SELECT; }
+// - io_uring_for_each_cqe is a function-like macro; URing.drainCompletions writes its head/tail walk out in Swift.
+// - io_uring_setup_buf_ring (liburing >= 2.4) does not exist in Debian 12's 2.3; URingBufferRing registers by hand.
+
 #endif

@@ -1,0 +1,185 @@
+// What a run prints: the human table, the one-object JSON report, and the HdrHistogram percentile file.
+import Foundation
+import Histogram
+
+enum LoadReport {
+    /// Latency percentiles reported everywhere (the issue's p50/p90/p99/p99.9 plus max).
+    static let percentiles: [(String, Double)] = [("p50", 50), ("p90", 90), ("p99", 99), ("p99_9", 99.9)]
+
+    // MARK: JSON
+
+    static func json(_ result: LoadResult, date: Date = Date()) -> JSONValue {
+        let plan = result.plan
+        let stats = result.statistics
+        var parameters: [(String, JSONValue)] = [
+            ("connections", .integer(Int64(plan.connectionCount))),
+            ("size", .integer(Int64(plan.messageSize))),
+            ("threads", .integer(Int64(plan.threadCount))),
+            ("timeout_s", .number(plan.timeout.seconds)),
+            ("seed", .string(String(plan.seed))),
+        ]
+        if let duration = plan.duration { parameters.append(("duration_s", .number(duration.seconds))) }
+        if let messages = plan.messageCount { parameters.append(("messages", .integer(Int64(messages)))) }
+        if plan.mode == .up || plan.mode == .down { parameters.append(("bytes", .integer(plan.byteCount))) }
+        if let rate = plan.rate { parameters.append(("rate", .number(rate))) }
+        if plan.mode == .conns { parameters.append(("hold_s", .number(plan.hold.seconds))) }
+        if let pid = plan.proxyPID { parameters.append(("pid", .integer(Int64(pid)))) }
+        if let subprotocol = plan.subprotocol { parameters.append(("subprotocol", .string(subprotocol))) }
+
+        var results: [(String, JSONValue)] = [("elapsed_s", .number(result.elapsed))]
+        switch plan.mode {
+        case .rtt:
+            results += [
+                ("messages", .integer(Int64(stats.messages))),
+                ("msgs_per_s", .number(result.messagesPerSecond)),
+                ("open_loop", .bool(plan.rate != nil)),
+                ("latency_us", latencyJSON(stats.latency)),
+            ]
+        case .up, .down:
+            results += [
+                ("bytes", .integer(stats.bytes)),
+                ("bytes_per_s", .number(result.bytesPerSecond)),
+                ("gb_per_s", .number(result.bytesPerSecond / 1e9)),
+            ]
+        case .conns:
+            results += [
+                ("opened", .integer(Int64(stats.opened))),
+                ("rechecked", .integer(Int64(result.rechecked))),
+                ("connect_rate_per_s", .number(result.connectRate)),
+                ("handshake_us", latencyJSON(stats.handshake)),
+            ]
+            if let before = result.memoryBefore, let held = result.memoryHeld {
+                results.append(
+                    ("memory", .object([
+                        ("pss_before_bytes", .integer(Int64(before.bytes))),
+                        ("pss_held_bytes", .integer(Int64(held.bytes))),
+                        ("processes_before", .integer(Int64(before.processCount))),
+                        ("processes_held", .integer(Int64(held.processCount))),
+                        ("per_connection_bytes", .number(result.memoryPerConnection ?? 0)),
+                    ])))
+            }
+        case .soak:
+            results += [
+                ("messages", .integer(Int64(stats.messages))),
+                ("bytes", .integer(stats.bytes)),
+                ("rtt_jobs", .integer(Int64(stats.rttJobs))),
+                ("up_jobs", .integer(Int64(stats.upJobs))),
+                ("down_jobs", .integer(Int64(stats.downJobs))),
+                ("connections_opened", .integer(Int64(stats.opened))),
+                ("latency_us", latencyJSON(stats.latency)),
+            ]
+        }
+        var object: [(String, JSONValue)] = [
+            ("tool", .string("sockify-load")),
+            ("version", .string(SystemInfo.version)),
+        ]
+        if let label = plan.label { object.append(("label", .string(label))) }
+        object += [
+            ("date", .string(ISO8601DateFormatter().string(from: date))),
+            ("mode", .string(plan.mode.rawValue)),
+            ("target", .string(plan.endpoint.description)),
+            ("nproc", .integer(Int64(SystemInfo.processorCount))),
+            ("cpu_model", .string(SystemInfo.cpuModel)),
+            ("kernel", .string(SystemInfo.kernel)),
+            ("parameters", .object(parameters)),
+            ("results", .object(results)),
+            ("ok", .bool(result.isSuccess)),
+            ("timed_out", .bool(result.isTimedOut)),
+            ("failures", .integer(Int64(stats.failures))),
+            ("integrity_failures", .integer(Int64(stats.integrityFailures))),
+            ("errors", .array(stats.failureMessages.map { .string($0) })),
+        ]
+        return .object(object)
+    }
+
+    private static func latencyJSON(_ histogram: Histogram<UInt64>) -> JSONValue {
+        guard histogram.totalCount > 0 else { return .null }
+        var members = percentiles.map { ($0.0, JSONValue.number(microseconds(histogram.valueAtPercentile($0.1)))) }
+        members.append(("max", .number(microseconds(histogram.max))))
+        members.append(("mean", .number(histogram.mean / 1000)))
+        members.append(("count", .integer(Int64(histogram.totalCount))))
+        return .object(members)
+    }
+
+    private static func microseconds(_ nanoseconds: UInt64) -> Double { Double(nanoseconds) / 1000 }
+
+    // MARK: table
+
+    static func table(_ result: LoadResult) -> String {
+        let plan = result.plan
+        let stats = result.statistics
+        var lines: [String] = []
+        let connections = "\(plan.connectionCount) connection\(plan.connectionCount == 1 ? "" : "s")"
+        lines.append(
+            "sockify-load \(SystemInfo.version) · \(plan.mode.rawValue) · \(plan.endpoint) · \(connections) · "
+                + "\(bytes(plan.messageSize)) · \(plan.threadCount) thread\(plan.threadCount == 1 ? "" : "s")")
+        lines.append("nproc \(SystemInfo.processorCount) · \(SystemInfo.cpuModel) · Linux \(SystemInfo.kernel)")
+        func row(_ name: String, _ value: String) { lines.append("  " + name.padding(toLength: 14, withPad: " ", startingAt: 0) + value) }
+        switch plan.mode {
+        case .rtt:
+            row("messages", "\(grouped(stats.messages)) in \(fixed(result.elapsed, 2)) s = \(grouped(Int(result.messagesPerSecond))) msgs/s"
+                + (plan.rate.map { " (open loop at \(grouped(Int($0)))/s, CO-corrected)" } ?? " (closed loop)"))
+            row("latency µs", latencyRow(stats.latency))
+        case .up, .down:
+            row("moved", "\(bytes(Int(stats.bytes))) in \(fixed(result.elapsed, 3)) s" + (result.isSuccess ? ", every byte verified" : " (incomplete)"))
+            row("throughput", "\(fixed(result.bytesPerSecond / 1e9, 3)) GB/s (\(fixed(result.bytesPerSecond / 1_048_576, 0)) MiB/s)")
+        case .conns:
+            row("opened", "\(grouped(stats.opened)) of \(grouped(plan.connectionCount)), re-checked \(grouped(result.rechecked)) after \(fixed(plan.hold.seconds, 1)) s")
+            row("connect rate", "\(grouped(Int(result.connectRate))) connections/s")
+            row("handshake µs", latencyRow(stats.handshake))
+            if let before = result.memoryBefore, let held = result.memoryHeld, let perConnection = result.memoryPerConnection {
+                row("proxy PSS", "\(bytes(before.bytes)) (\(before.processCount) proc) → \(bytes(held.bytes)) (\(held.processCount) proc)")
+                row("per conn", "\(fixed(perConnection / 1024, 1)) KiB")
+            }
+        case .soak:
+            row("jobs", "rtt \(stats.rttJobs), up \(stats.upJobs), down \(stats.downJobs); \(grouped(stats.opened)) connections in \(fixed(result.elapsed, 1)) s")
+            row("moved", "\(grouped(stats.messages)) echo messages, \(bytes(Int(stats.bytes))) streamed" + (result.isSuccess ? ", every byte verified" : ""))
+            row("latency µs", latencyRow(stats.latency))
+        }
+        if result.isSuccess {
+            row("result", "OK")
+        } else {
+            var summary = "FAILED: \(stats.failures) failure\(stats.failures == 1 ? "" : "s") (\(stats.integrityFailures) integrity)"
+            if result.isTimedOut { summary += ", timed out after \(fixed(plan.timeout.seconds, 0)) s" }
+            row("result", summary)
+            for message in stats.failureMessages.prefix(10) { lines.append("    " + message) }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private static func latencyRow(_ histogram: Histogram<UInt64>) -> String {
+        guard histogram.totalCount > 0 else { return "(no samples)" }
+        let parts = percentiles.map { "\($0.0.replacingOccurrences(of: "_", with: ".")) \(fixed(microseconds(histogram.valueAtPercentile($0.1)), 1))" }
+        return (parts + ["max \(fixed(microseconds(histogram.max), 1))"]).joined(separator: "  ")
+    }
+
+    static func fixed(_ value: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", value) }
+
+    static func grouped(_ value: Int) -> String {
+        let digits = String(value.magnitude)
+        var out = ""
+        for (i, character) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(character)
+        }
+        return (value < 0 ? "-" : "") + out
+    }
+
+    static func bytes(_ count: Int) -> String {
+        let units = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
+        for (size, unit) in units where count >= size {
+            return count % size == 0 ? "\(count / size) \(unit)" : "\(fixed(Double(count) / Double(size), 2)) \(unit)"
+        }
+        return "\(count) B"
+    }
+
+    // MARK: hgrm
+
+    /// The latency (rtt, soak) or handshake (conns) distribution in HdrHistogram's percentile format, in µs.
+    static func hgrm(_ result: LoadResult) -> String {
+        let histogram = result.plan.mode == .conns ? result.statistics.handshake : result.statistics.latency
+        var text = ""
+        histogram.outputPercentileDistribution(to: &text, outputValueUnitScalingRatio: 1000)
+        return text
+    }
+}

@@ -1,1 +1,0 @@
-print("sockify-load: not yet")
