@@ -232,9 +232,9 @@ final class Connection: ReactorHandler {
         httpOutSent = 0
         if let status = Self.statusCode(httpOut) {
             if status >= 400 {
-                worker.log("\(peerHost) - - [\(WallClock.logTimestamp())] code \(status), message \(Self.statusReason(httpOut))")
+                worker.log("\(peerHost) - - [\(worker.logTimestamp())] code \(status), message \(Self.statusReason(httpOut))")
             } else if worker.configuration.verbose {
-                worker.log("\(peerHost) - - [\(WallClock.logTimestamp())] \"\(head.method) \(head.target) HTTP/\(head.versionMajor).\(head.versionMinor)\" \(status) -")
+                worker.log("\(peerHost) - - [\(worker.logTimestamp())] \"\(head.method) \(head.target) HTTP/\(head.versionMajor).\(head.versionMinor)\" \(status) -")
             }
         }
         phase = .responding(keepAlive: keepAlive)
@@ -259,7 +259,7 @@ final class Connection: ReactorHandler {
 
     /// Sends an HTTP error and closes (used for malformed heads and failed handshakes).
     private func failHTTP(status: Int, reason: String, extraHeaders: [(String, String)] = []) -> Bool {
-        worker.log("\(peerHost) - - [\(WallClock.logTimestamp())] code \(status), message \(reason)")
+        worker.log("\(peerHost) - - [\(worker.logTimestamp())] code \(status), message \(reason)")
         releaseHeadSlot()
         httpOut = Array(
             HTTPResponse.error(
@@ -384,7 +384,7 @@ final class Connection: ReactorHandler {
         lastClientInputAt = lastPingAt
         lastActivityAt = lastPingAt
         worker.webSocketStarted()
-        let stamp = "\(peerHost) - - [\(WallClock.logTimestamp())] "
+        let stamp = "\(peerHost) - - [\(worker.logTimestamp())] "
         if config.verbose {
             worker.log(stamp + "\"\(head.method) \(head.target) HTTP/\(head.versionMajor).\(head.versionMinor)\" 101 -")
         }
@@ -435,7 +435,7 @@ final class Connection: ReactorHandler {
 
     private func targetConnectFailed(_ why: String) {
         let what = target.map { "\($0): \(why)" } ?? why
-        worker.log("\(peerHost) - - [\(WallClock.logTimestamp())] Failed to connect to \(what)")
+        worker.log("\(peerHost) - - [\(worker.logTimestamp())] Failed to connect to \(what)")
         if targetFD >= 0 {
             Sockets.close(targetFD)
             targetFD = -1
@@ -581,7 +581,7 @@ final class Connection: ReactorHandler {
                 step = try ws.next(&span, in: offset..<range.upperBound)
             } catch {
                 // Forward what was decoded before the bad frame, then fail the connection (§7.1.7).
-                worker.log("\(peerHost) - - [\(WallClock.logTimestamp())] \(peerHost): \(error.reason)")
+                worker.log("\(peerHost) - - [\(worker.logTimestamp())] \(peerHost): \(error.reason)")
                 clientReadable = false
                 queueClose(error.closeCode, reason: error.reason)
                 break
@@ -696,7 +696,7 @@ final class Connection: ReactorHandler {
             targetReadable = false
             targetEOF = true
             if worker.configuration.verbose {
-                worker.log("\(peerHost) - - [\(WallClock.logTimestamp())] \(target.map { "\($0)" } ?? ""): Target closed connection")
+                worker.log("\(peerHost) - - [\(worker.logTimestamp())] \(target.map { "\($0)" } ?? ""): Target closed connection")
             }
             dropC2T()
             queueClose(.normalClosure, reason: "Target closed")
@@ -744,7 +744,7 @@ final class Connection: ReactorHandler {
 
     private func targetFailed(_ error: Errno) {
         if worker.configuration.verbose {
-            worker.log("\(peerHost) - - [\(WallClock.logTimestamp())] target error: \(error)")
+            worker.log("\(peerHost) - - [\(worker.logTimestamp())] target error: \(error)")
         }
         targetEOF = true
         dropC2T()
@@ -874,7 +874,7 @@ final class Connection: ReactorHandler {
                 return
             }
             if let limit = worker.pongTimeoutMs, !closeQueued, now - lastClientInputAt >= limit {
-                worker.log("\(peerHost) - - [\(WallClock.logTimestamp())] \(peerHost): no data or pong from the client for \(limit / 1000)s, closing")
+                worker.log("\(peerHost) - - [\(worker.logTimestamp())] \(peerHost): no data or pong from the client for \(limit / 1000)s, closing")
                 closeCode = .abnormalClosure
                 finish(reason: "pong timeout")
                 return
@@ -929,7 +929,7 @@ final class Connection: ReactorHandler {
             let seconds = Double(MonotonicClock.milliseconds() - startedAt) / 1000
             let code = closeCode.map { "\($0.rawValue)" } ?? "none"
             worker.log(
-                "\(peerHost) - - [\(WallClock.logTimestamp())] session closed: target \(target.map { "\($0)" } ?? "-"), "
+                "\(peerHost) - - [\(worker.logTimestamp())] session closed: target \(target.map { "\($0)" } ?? "-"), "
                     + "client->target \(bytesToTarget) bytes, target->client \(bytesToClient) bytes, "
                     + "duration \(Self.formatSeconds(seconds))s, close \(code)")
         }

@@ -104,6 +104,20 @@ final class Worker: @unchecked Sendable {
         try SocketAddress.resolve(host: host, port: port)
     }
 
+    /// `25/Nov/2026 08:24:31`, formatted at most once per second per reactor (`localtime_r` takes a
+    /// process-wide lock; a connection logs several lines).
+    func logTimestamp() -> String {
+        let now = WallClock.secondsSinceEpoch()
+        if now != timestampSecond {
+            timestampSecond = now
+            timestamp = WallClock.logTimestamp()
+        }
+        return timestamp
+    }
+
+    private var timestampSecond: Int64 = -1
+    private var timestamp = ""
+
     /// One websockify-style log line (`%(message)s`).
     func log(_ message: String) {
         logger.info("\(message)")

@@ -37,6 +37,9 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
     public static func resolve(
         host: String?, port: UInt16, passive: Bool = false, preferIPv6: Bool = false
     ) throws(ResolutionError) -> SocketAddress {
+        if let host, !host.isEmpty, let literal = numeric(host: host, port: port) {
+            return literal  // an IP literal needs no resolver (the common case for targets)
+        }
         var hints = addrinfo()
         hints.ai_socktype = CInt(SOCK_STREAM.rawValue)
         hints.ai_protocol = CInt(IPPROTO_TCP)
@@ -61,6 +64,37 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         }
         let preferred = preferIPv6 ? CInt(AF_INET6) : CInt(AF_INET)
         return candidates.first { $0.family == preferred } ?? candidates[0]
+    }
+
+    /// An IPv4 or IPv6 literal as an address, or nil when `host` is not one. The corresponding C call is
+    /// `inet_pton(3)`.
+    static func numeric(host: String, port: UInt16) -> SocketAddress? {
+        var address = SocketAddress()
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 {
+            var sin = sockaddr_in()
+            sin.sin_family = sa_family_t(AF_INET)
+            sin.sin_port = port.bigEndian
+            sin.sin_addr = v4
+            withUnsafeMutableBytes(of: &address.storage) { dst in
+                withUnsafeBytes(of: sin) { dst.copyMemory(from: $0) }
+            }
+            address.length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            return address
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, host, &v6) == 1 {
+            var sin6 = sockaddr_in6()
+            sin6.sin6_family = sa_family_t(AF_INET6)
+            sin6.sin6_port = port.bigEndian
+            sin6.sin6_addr = v6
+            withUnsafeMutableBytes(of: &address.storage) { dst in
+                withUnsafeBytes(of: sin6) { dst.copyMemory(from: $0) }
+            }
+            address.length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+            return address
+        }
+        return nil
     }
 
     /// The numeric host (no brackets) of an IP address, or the path of a Unix address.
