@@ -452,11 +452,14 @@ final class Connection: ReactorHandler {
         var progressed = false
         // Target connect completion is signalled by the first writability edge.
         if !targetConnected && targetFD >= 0 && targetWritable {
-            if let error = Sockets.pendingError(targetFD) {
+            // Only errors that mean "never connected" fail the connect. A target that accepted, sent and reset
+            // before we looked (ECONNRESET, EPIPE) did connect: its bytes are read next, then "Target closed".
+            if let error = Sockets.pendingError(targetFD), !Self.isResetAfterConnect(error) {
                 targetConnectFailed("\(error)")
                 return true
             }
             targetConnected = true
+            targetReadable = true
             progressed = true
         }
         if clientWritable {
@@ -493,6 +496,10 @@ final class Connection: ReactorHandler {
         if case .relaying = phase {} else { return true }
         progressed = checkRelayEnd() || progressed
         return progressed
+    }
+
+    private static func isResetAfterConnect(_ error: Errno) -> Bool {
+        error == .connectionReset || error == .brokenPipe
     }
 
     /// Decides whether the relay is over; true when it moved the connection on.
@@ -648,7 +655,7 @@ final class Connection: ReactorHandler {
             }
         } catch {
             targetFailed(error)
-            return false
+            return true  // a Close is now queued: the caller must keep pumping to send it
         }
         switch status {
         case .wouldBlock, .endOfStream:
@@ -684,7 +691,7 @@ final class Connection: ReactorHandler {
         } catch {
             pool.release(slot)
             targetFailed(error)
-            return false
+            return true  // a Close is now queued: the caller must keep pumping to send it
         }
         switch status {
         case .wouldBlock:

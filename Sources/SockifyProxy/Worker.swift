@@ -23,7 +23,7 @@ final class Worker: @unchecked Sendable {
     let sessionIdleMs: Int64?
     /// Connections that yielded while still able to make progress; resumed on the next loop turn.
     private var resumeQueue: [Connection] = []
-    private var resumeScheduled = false
+    private var resuming: [Connection] = []
 
     init(index: Int, configuration: ProxyConfiguration, server: ProxyServer, logger: Logger) throws(Errno) {
         self.index = index
@@ -39,6 +39,7 @@ final class Worker: @unchecked Sendable {
         pongTimeoutMs = configuration.pongTimeout.map(Self.milliseconds)
         sessionIdleMs = configuration.sessionIdleTimeout.map(Self.milliseconds)
         reactor.onTick = { [unowned self] now in self.tick(now: now) }
+        reactor.onDeferredWork = { [unowned self] in self.resumeAll() }
     }
 
     deinit { scratch.deallocate() }
@@ -81,18 +82,17 @@ final class Worker: @unchecked Sendable {
         server.webSocketStarted()
     }
 
+    /// Resumes `connection` after the reactor's current batch of events (fairness: see `Connection.pump`).
     func scheduleResume(_ connection: Connection) {
         resumeQueue.append(connection)
-        guard !resumeScheduled else { return }
-        resumeScheduled = true
-        reactor.execute { [unowned self] in self.resumeAll() }
+        reactor.requestDeferredWork()
     }
 
+    /// Two arrays swapped in turn, so resuming allocates nothing once they have grown.
     private func resumeAll() {
-        resumeScheduled = false
-        let queue = resumeQueue
-        resumeQueue.removeAll(keepingCapacity: true)
-        for connection in queue { connection.pump() }
+        swap(&resumeQueue, &resuming)
+        for connection in resuming { connection.pump() }
+        resuming.removeAll(keepingCapacity: true)
     }
 
     private func tick(now: Int64) {

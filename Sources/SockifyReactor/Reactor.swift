@@ -51,6 +51,10 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
     /// Called on the loop thread about every `tickInterval` with the monotonic time in milliseconds.
     public var onTick: ((Int64) -> Void)?
     public let tickInterval: Int64
+    /// Called on the loop thread after the current batch of events when `requestDeferredWork()` was called (a
+    /// handler that yielded for fairness resumes here). Set once; no allocation per request.
+    public var onDeferredWork: (() -> Void)?
+    private var deferredWorkRequested = false
 
     private let epollFD: CInt
     private let wakeFD: CInt
@@ -165,11 +169,17 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
 
     /// Stops watching and closes every listener (graceful shutdown: no new connections).
     public func closeListeners() {
+        pausedListeners.removeAll()
         for listener in listeners {
             deregister(listener.fd)
             if listener.owned { Glibc.close(listener.fd) }
         }
         listeners.removeAll()
+    }
+
+    /// Asks for `onDeferredWork` after this batch of events (loop thread only); the next wait does not block.
+    public func requestDeferredWork() {
+        deferredWorkRequested = true
     }
 
     // MARK: cross-thread
@@ -198,7 +208,7 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
         var nextTick = MonotonicClock.milliseconds() + tickInterval
         while !stopRequested.load(ordering: .acquiring) {
             let now = MonotonicClock.milliseconds()
-            let timeout = CInt(clamping: max(0, nextTick - now))
+            let timeout = deferredWorkRequested ? 0 : CInt(clamping: max(0, nextTick - now))
             let count = epoll_wait(epollFD, events, CInt(eventCapacity), timeout)
             if count == -1 {
                 precondition(errno == EINTR, "epoll_wait failed with errno \(errno)")
@@ -207,9 +217,14 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
             for i in 0..<Int(count) {
                 dispatch(events + i)
             }
+            if deferredWorkRequested {
+                deferredWorkRequested = false
+                onDeferredWork?()
+            }
             let after = MonotonicClock.milliseconds()
             if after >= nextTick {
                 nextTick = after + tickInterval
+                if !pausedListeners.isEmpty { resumePausedListeners() }
                 onTick?(after)
             }
         }
@@ -254,12 +269,34 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
     /// Out of descriptors: the listener stays readable (level-triggered), so without action the loop would spin.
     /// Give up the spare descriptor, accept the oldest pending connection and close it at once (the client sees a
     /// reset instead of hanging), then take the spare again — the classic libev/nginx remedy.
-    private func shedOneConnection(_ listener: CInt) {
+    /// If the spare could not be had (another thread took the descriptor), the listener is paused until the next
+    /// tick instead: a level-triggered listener left readable would otherwise wake the loop in a busy spin.
+    private func shedOneConnection(_ listener: CInt, index: Int) {
         acceptFailures &+= 1
-        if spareFD >= 0 { Glibc.close(spareFD) }
-        if let (fd, _) = try? Sockets.accept(listener) { Glibc.close(fd) }
-        spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        if spareFD >= 0 {
+            Glibc.close(spareFD)
+            spareFD = -1
+            if let (fd, _) = try? Sockets.accept(listener) { Glibc.close(fd) }
+            spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            if spareFD >= 0 { return }
+        }
+        var ev = epoll_event()
+        CSockify_epoll_event_set(&ev, 0, Self.pack(slot: Self.listenerSlot, generation: 0, tag: UInt8(index)))
+        if epoll_ctl(epollFD, EPOLL_CTL_MOD, listener, &ev) == 0 { pausedListeners.append(index) }
     }
+
+    /// Watches paused listeners again (called every tick) and retries taking the spare descriptor.
+    private func resumePausedListeners() {
+        if spareFD < 0 { spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC) }
+        for index in pausedListeners where index < listeners.count {
+            var ev = epoll_event()
+            CSockify_epoll_event_set(&ev, CSockify_EPOLLIN(), Self.pack(slot: Self.listenerSlot, generation: 0, tag: UInt8(index)))
+            _ = epoll_ctl(epollFD, EPOLL_CTL_MOD, listeners[index].fd, &ev)
+        }
+        pausedListeners.removeAll(keepingCapacity: true)
+    }
+
+    private var pausedListeners: [Int] = []
 
     /// Connections refused because the process ran out of descriptors.
     public private(set) var acceptFailures = 0
@@ -275,7 +312,7 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
                 listener.onAccept(fd, peer)
             } catch {
                 if error.rawValue == EMFILE || error.rawValue == ENFILE {
-                    shedOneConnection(listener.fd)
+                    shedOneConnection(listener.fd, index: listenerIndex)
                 }
                 // ECONNABORTED and the like concern one connection only; the next event retries.
                 return

@@ -160,3 +160,47 @@ struct HTTPRequestHeadTests {
         #expect(throws: HTTPError(status: 431)) { _ = try Self.parse(Self.request, maxLength: Self.request.count - 1) }
     }
 }
+
+@Suite("HTTPRequestHead fields")
+struct HTTPRequestHeadFieldTests {
+    @Test("Header values keep ISO-8859-1 bytes as U+0080…U+00FF, and folded lines join with one space")
+    func latin1Values() throws {
+        let text = "GET / HTTP/1.1\r\nX-\u{E9}: \u{E9}\u{FF}\u{80}\r\n \t \u{A0}\r\n\r\n"
+        let bytes = text.unicodeScalars.map { UInt8($0.value) }
+        let parsed = try #require(try HTTPRequestHeadTests.parse(bytes))
+        #expect(parsed.head.headers.count == 1)
+        #expect(parsed.head.headers.first?.name == "X-\u{E9}")
+        #expect(parsed.head.header("x-\u{E9}") == "\u{E9}\u{FF}\u{80} \u{A0}")
+        // ASCII-only case folding: É (U+00C9) is not é.
+        #expect(parsed.head.header("X-\u{C9}") == nil)
+    }
+
+    @Test("headers can be read, replaced and mutated; lookups see the change")
+    func mutation() {
+        var head = HTTPRequestHead(
+            method: "GET",
+            target: "/",
+            headers: [(name: "Ünïcode", value: "välue"), (name: "X", value: "1"), (name: "x", value: "2")]
+        )
+        #expect(head.header("Ünïcode") == "välue")
+        #expect(head.header("ünïcode") == nil)
+        #expect(head.header("X") == "1")
+        head.headers.append((name: "Upgrade", value: "websocket"))
+        head.headers[1].value = "one"
+        #expect(head.headers.map(\.name) == ["Ünïcode", "X", "x", "Upgrade"])
+        #expect(head.header("x") == "one")
+        #expect(OpeningHandshake.isUpgradeRequest(head))
+        head.headers = []
+        #expect(head.headers.isEmpty)
+        #expect(head.header("x") == nil)
+        #expect(!OpeningHandshake.isUpgradeRequest(head))
+    }
+
+    @Test("A request with no header fields parses to an empty list")
+    func noFields() throws {
+        let head = try #require(try HTTPRequestHeadTests.parse(Array("GET / HTTP/1.1\r\n\r\n".utf8))).head
+        #expect(head.headers.isEmpty)
+        #expect(head.header("Host") == nil)
+        #expect(head.keepAlive)
+    }
+}
