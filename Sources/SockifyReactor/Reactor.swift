@@ -203,8 +203,10 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
 
     // MARK: loop
 
-    /// Runs the loop on the calling thread until `stop()`.
+    /// Runs the loop on the calling thread until `stop()`. The stop request is consumed, so `run()` can be called
+    /// again (tests step a reactor this way).
     public func run() {
+        defer { stopRequested.store(false, ordering: .releasing) }
         var nextTick = MonotonicClock.milliseconds() + tickInterval
         while !stopRequested.load(ordering: .acquiring) {
             let now = MonotonicClock.milliseconds()

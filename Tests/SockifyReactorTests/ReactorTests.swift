@@ -27,7 +27,7 @@ func loopbackPair() throws -> (CInt, CInt) {
 /// Runs the reactor loop on this thread until `condition` holds or `attempts` short rounds pass.
 func runUntil(_ reactor: Reactor<RecordingHandler>, attempts: Int = 40, _ condition: () -> Bool) {
     for _ in 0..<attempts where !condition() {
-        reactor.execute { [reactor] in reactor.stop() }
+        reactor.execute { [weak reactor] in reactor?.stop() }
         reactor.run()
         ReactorThread.sleep(milliseconds: 5)
     }
