@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "SockifyBuffers", targets: ["SockifyBuffers"]),
         .library(name: "SockifyReactor", targets: ["SockifyReactor"]),
         .library(name: "SockifyProxy", targets: ["SockifyProxy"]),
+        .library(name: "SockifyTargets", targets: ["SockifyTargets"]),  // for tools/fuzz
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),

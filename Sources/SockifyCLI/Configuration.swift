@@ -71,6 +71,7 @@ func makeConfiguration(_ options: WebsockifyOptions, logger: Logger) throws(Conf
     config.idleTimeout = options.idleTimeout > 0 ? .seconds(options.idleTimeout) : nil
     config.runOnce = options.runOnce
     config.requestHeadTimeout = .seconds(max(1, options.handshakeTimeout))
+    config.bufferSize = options.bufferSize
     config.maxConnections = options.maxConnections
     config.maxConnectionsPerAddress = options.maxConnectionsPerIP
     if options.heartbeat > 0 {

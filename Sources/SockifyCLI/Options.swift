@@ -120,6 +120,11 @@ struct WebsockifyOptions: Equatable, Sendable {
     /// `--session-idle-timeout=SECONDS`: close a WebSocket with no traffic either way for this long (0 = never).
     var sessionIdleTimeout = 0
 
+    /// `--buffer-size=BYTES`: bytes per receive buffer (one per direction, held only while bytes are in flight).
+    var bufferSize = WebsockifyOptions.defaultBufferSize
+
+    /// The default of `--buffer-size`.
+    static let defaultBufferSize = 256 * 1024
     /// The default of `--handshake-timeout`, in seconds.
     static let defaultHandshakeTimeout = 10
 

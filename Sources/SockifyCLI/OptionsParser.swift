@@ -74,6 +74,7 @@ let optionTable: [OptionSpec] = [
     OptionSpec(long: "--max-connections-per-ip", kind: .integer, isExtra: true),
     OptionSpec(long: "--pong-timeout", kind: .integer, isExtra: true),
     OptionSpec(long: "--session-idle-timeout", kind: .integer, isExtra: true),
+    OptionSpec(long: "--buffer-size", kind: .integer, isExtra: true),
 ]
 
 /// Parses a `sockify` command line exactly as websockify 0.13.0 parses its own.
@@ -333,6 +334,7 @@ private func validate(_ scan: OptionScan, arguments: [String], environment: Pars
     options.maxConnectionsPerIP = scan.integers["--max-connections-per-ip"] ?? 0
     options.pongTimeout = scan.integers["--pong-timeout"]
     options.sessionIdleTimeout = scan.integers["--session-idle-timeout"] ?? 0
+    options.bufferSize = scan.integers["--buffer-size"] ?? WebsockifyOptions.defaultBufferSize
 
     if given("--syslog"), let server = string("--syslog") {
         if let colon = server.unicodeScalars.lastIndex(of: ":") {
@@ -409,6 +411,9 @@ private func validate(_ scan: OptionScan, arguments: [String], environment: Pars
         ("--session-idle-timeout", options.sessionIdleTimeout),
     ] where value < 0 {
         throw UsageError(message: "option \(name): must not be negative, not \(value)")
+    }
+    if !(4096...(16 << 20)).contains(options.bufferSize) {
+        throw UsageError(message: "option --buffer-size: must be between 4096 and 16777216, not \(options.bufferSize)")
     }
     if options.maxFrameSize < 0 {
         throw UsageError(message: "option --max-frame-size: must not be negative, not \(options.maxFrameSize)")

@@ -106,6 +106,8 @@ let sockifyOptionHelp = """
       --session-idle-timeout=SECONDS
                             close a WebSocket with no traffic in either direction
                             for SECONDS (default 0: never)
+      --buffer-size=BYTES   receive buffer per direction, held only while bytes
+                            are in flight (default 262144)
     """
 
 /// The full `--help` text (optparse `format_help`): usage, a blank line, the options. Printed to standard output;

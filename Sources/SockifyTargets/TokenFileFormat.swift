@@ -80,7 +80,7 @@ public enum TokenFileFormat {
     /// - Returns: the line number after the last line of `text`.
     public static func parse(
         _ text: String, firstLineNumber: Int, sourceName: String,
-        into entries: inout [String: TokenFileTarget], log: (String) -> Void
+        into entries: inout [TokenKey: TokenFileTarget], log: (String) -> Void
     ) -> Int {
         var lineNumber = firstLineNumber
         for line in lines(of: text) {
@@ -91,7 +91,7 @@ public enum TokenFileFormat {
                 log("Syntax error in \(sourceName) on line \(lineNumber)")
                 continue
             }
-            entries[String(token)] = TokenFileTarget(parsing: target)
+            entries[TokenKey(String(token))] = TokenFileTarget(parsing: target)
         }
         return lineNumber
     }

@@ -48,7 +48,7 @@ public final class TokenFileTable: Sendable {
         var sourceStatus: TokenFileStatus
         /// For a directory: the regular files read (sorted), with their stamps. For a file: empty.
         var files: [(name: String, status: TokenFileStatus)]
-        var entries: [String: TokenFileTarget]
+        var entries: [TokenKey: TokenFileTarget]
     }
 
     /// Creates a table. Nothing is read until the first lookup (like websockify, a missing source is only an
@@ -73,7 +73,7 @@ public final class TokenFileTable: Sendable {
         let target = try state.withLock { (table: inout LoadedTable?) throws(TokenLookupError) -> TokenFileTarget? in
             let current = try refreshed(table)
             table = current
-            return current.entries[token]
+            return current.entries[TokenKey(token)]
         }
         switch target {
         case nil: return nil
@@ -84,8 +84,8 @@ public final class TokenFileTable: Sendable {
     }
 
     /// All entries, after the same freshness check as ``lookup(_:)``. For diagnostics and tests.
-    public func entries() throws(TokenLookupError) -> [String: TokenFileTarget] {
-        try state.withLock { (table: inout LoadedTable?) throws(TokenLookupError) -> [String: TokenFileTarget] in
+    public func entries() throws(TokenLookupError) -> [TokenKey: TokenFileTarget] {
+        try state.withLock { (table: inout LoadedTable?) throws(TokenLookupError) -> [TokenKey: TokenFileTarget] in
             let current = try refreshed(table)
             table = current
             return current.entries
@@ -97,7 +97,7 @@ public final class TokenFileTable: Sendable {
         let status = try wrapped { () throws(TokenSourceError) in try files.status(sourcePath) }
         guard status.kind == .directory else {
             if let table, table.sourceStatus == status, table.files.isEmpty { return table }
-            var entries: [String: TokenFileTarget] = [:]
+            var entries: [TokenKey: TokenFileTarget] = [:]
             let text = try TokenFileFormat.decode(
                 try wrapped { () throws(TokenSourceError) in try files.readFile(sourcePath) }, path: sourcePath)
             _ = TokenFileFormat.parse(text, firstLineNumber: 1, sourceName: sourcePath, into: &entries, log: log)
@@ -120,7 +120,7 @@ public final class TokenFileTable: Sendable {
         if let table, table.sourceStatus == status, table.files.elementsEqual(current, by: { $0 == $1 }) {
             return table
         }
-        var entries: [String: TokenFileTarget] = [:]
+        var entries: [TokenKey: TokenFileTarget] = [:]
         var lineNumber = 1
         for file in current {
             let path = join(sourcePath, file.name)

@@ -100,7 +100,7 @@ struct UsageTests {
         #expect(text.hasPrefix(expected))
         #expect(text.dropFirst(expected.count).hasPrefix("  --workers=N "))
         #expect(text.contains("epoll, io_uring\n"))
-        #expect(text.hasSuffix("for SECONDS (default 0: never)\n"))
+        #expect(text.hasSuffix("are in flight (default 262144)\n"))
         #expect(!text.split(separator: "\n").contains { $0.count > 78 })
     }
 

@@ -285,9 +285,9 @@ struct TokenFileFormatTests {
             ("a: h:65535", ["a": .address(.tcp(host: "h", port: 65535))], 0),
             ("a: h:65536", ["a": .unresolvable(host: "h", port: "65536")], 0),
             ("a: h:05900", ["a": .address(.tcp(host: "h", port: 5900))], 0),
-        ] as [(String, [String: TokenFileTarget], Int)])
-    func line(text: String, expected: [String: TokenFileTarget], errors: Int) {
-        var entries: [String: TokenFileTarget] = [:]
+        ] as [(String, [TokenKey: TokenFileTarget], Int)])
+    func line(text: String, expected: [TokenKey: TokenFileTarget], errors: Int) {
+        var entries: [TokenKey: TokenFileTarget] = [:]
         var logged = 0
         let next = TokenFileFormat.parse(text, firstLineNumber: 4, sourceName: "s", into: &entries) { _ in logged += 1 }
         #expect(entries == expected)
@@ -297,7 +297,7 @@ struct TokenFileFormatTests {
 
     @Test("line counting: a final newline does not add a line")
     func counting() {
-        var entries: [String: TokenFileTarget] = [:]
+        var entries: [TokenKey: TokenFileTarget] = [:]
         #expect(TokenFileFormat.parse("", firstLineNumber: 1, sourceName: "s", into: &entries) { _ in } == 1)
         #expect(TokenFileFormat.parse("a\n", firstLineNumber: 1, sourceName: "s", into: &entries) { _ in } == 2)
         #expect(TokenFileFormat.parse("a\n\n", firstLineNumber: 1, sourceName: "s", into: &entries) { _ in } == 3)
