@@ -11,7 +11,9 @@ cd "$(dirname "$0")/.."
 seconds="${1:-120}"
 half=$(( seconds / 2 ))
 
-swift build -c release --product sockify --product sockify-load >/dev/null
+# One product per call: SwiftPM builds only the last of several --product flags.
+swift build -c release --product sockify >/dev/null
+swift build -c release --product sockify-load >/dev/null
 bin=.build/release
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
@@ -30,6 +32,11 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 proxy=$!
 pids+=("$proxy")
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+if ! kill -0 "$proxy" 2>/dev/null; then
+    echo "soak: sockify did not start" >&2
+    cat "$proxy_log" >&2
+    exit 1
+fi
 
 fds() { ls "/proc/$proxy/fd" | wc -l; }
 rss() { awk '/VmRSS/ {print $2}' "/proc/$proxy/status"; }
