@@ -4,6 +4,8 @@ import PackageDescription
 
 let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6), .enableUpcomingFeature("ExistentialAny")]
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
+let cryptoExtras: Target.Dependency = .product(name: "_CryptoExtras", package: "swift-crypto")
 
 let package = Package(
     name: "sockify",
@@ -15,6 +17,8 @@ let package = Package(
         .library(name: "SockifyReactor", targets: ["SockifyReactor"]),
         .library(name: "SockifyProxy", targets: ["SockifyProxy"]),
         .library(name: "SockifyTargets", targets: ["SockifyTargets"]),  // for tools/fuzz
+        // LD_PRELOAD library for wrap mode (`sockify 6080 -- vncserver :1`): moves the wrapped program's bind().
+        .library(name: "rebind", type: .dynamic, targets: ["CRebind"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -30,15 +34,19 @@ let package = Package(
         .target(name: "SockifyProtocol", swiftSettings: swift6),
         .target(name: "SockifyBuffers", swiftSettings: swift6),
         .target(name: "SockifyReactor", dependencies: ["CSockify", "SockifyBuffers", logging], swiftSettings: swift6),
-        .target(name: "SockifyTargets", swiftSettings: swift6),
+        .target(name: "CRebind", path: "CShims/CRebind", cSettings: [.define("_GNU_SOURCE")], linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "SockifyTargets", dependencies: [crypto, cryptoExtras], swiftSettings: swift6),
+        // Token services reached over the network (Redis, HTTP token APIs), run off the reactors.
+        .target(name: "SockifyLookup", dependencies: ["SockifyTargets", "SockifyReactor", logging], swiftSettings: swift6),
         .target(
             name: "SockifyProxy",
             dependencies: [
-                "SockifyProtocol", "SockifyBuffers", "SockifyReactor", "SockifyTargets", logging,
-                .product(name: "Crypto", package: "swift-crypto"),
+                "SockifyProtocol", "SockifyBuffers", "SockifyReactor", "SockifyTargets", logging, crypto,
             ],
             swiftSettings: swift6),
-        .executableTarget(name: "SockifyCLI", dependencies: ["SockifyProxy", "SockifyTargets", logging], swiftSettings: swift6),
+        .executableTarget(
+            name: "SockifyCLI", dependencies: ["SockifyProxy", "SockifyTargets", "SockifyLookup", "SockifyReactor", logging],
+            swiftSettings: swift6),
         .executableTarget(
             name: "SockifyLoad",
             dependencies: [
@@ -53,8 +61,11 @@ let package = Package(
             swiftSettings: swift6),
         .testTarget(name: "SockifyBuffersTests", dependencies: ["SockifyBuffers"], swiftSettings: swift6),
         .testTarget(name: "SockifyReactorTests", dependencies: ["SockifyReactor", "CSockify"], swiftSettings: swift6),
-        .testTarget(name: "SockifyTargetsTests", dependencies: ["SockifyTargets"], swiftSettings: swift6),
-        .testTarget(name: "SockifyProxyTests", dependencies: ["SockifyProxy", "SockifyProtocol"], swiftSettings: swift6),
+        .testTarget(name: "SockifyTargetsTests", dependencies: ["SockifyTargets", crypto, cryptoExtras], swiftSettings: swift6),
+        .testTarget(name: "SockifyLookupTests", dependencies: ["SockifyLookup", "SockifyTargets", "SockifyReactor"], swiftSettings: swift6),
+        .testTarget(
+            name: "SockifyProxyTests", dependencies: ["SockifyProxy", "SockifyProtocol", "SockifyReactor", logging],
+            swiftSettings: swift6),
         .testTarget(name: "SockifyCLITests", dependencies: ["SockifyCLI", "SockifyTargets"], swiftSettings: swift6),
         .testTarget(name: "SockifyLoadTests", dependencies: ["SockifyLoad", "SockifyReactor"], swiftSettings: swift6),
         .testTarget(name: "SockifyIntegrationTests", dependencies: [], swiftSettings: swift6),

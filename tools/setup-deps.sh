@@ -12,6 +12,7 @@ apt_packages=(
     novnc                          # the web client served by --web in the demo
     chromium chromium-driver x11-xserver-utils   # the noVNC-in-a-real-browser test (selenium, xsetroot)
     socat                          # the raw TCP relay used in side-by-side measurements
+    redis-server                   # TokenRedis tests (each test starts its own instance on a free port)
     python3 python3-venv           # independent WebSocket peers (websockets) and websockify.py itself
     procps iproute2
 )
@@ -34,4 +35,5 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check \
-    'websockets>=12' 'websockify==0.13.0' numpy selenium matplotlib
+    'websockets>=12' 'websockify==0.13.0' numpy selenium matplotlib \
+    redis requests jwcrypto        # websockify's own TokenRedis/JSONTokenApi/JWTTokenApi, for differential tests

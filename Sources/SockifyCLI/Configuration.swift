@@ -80,7 +80,18 @@ func makeConfiguration(_ options: WebsockifyOptions, logger: Logger) throws(Conf
     }
     config.sessionIdleTimeout = options.sessionIdleTimeout > 0 ? .seconds(options.sessionIdleTimeout) : nil
     config.verbose = options.verbose
+    config.authPlugin = authPlugin(options)
+    config.authenticatesWebRequests = options.webAuth
     return config
+}
+
+/// The `--auth-plugin` with its `--auth-source`; `BasePlugin` (allow everyone) is no plugin at all.
+func authPlugin(_ options: WebsockifyOptions) -> AuthPlugin? {
+    switch options.authPlugin {
+    case .basicHTTPAuth?: .basicHTTP(credentials: options.authSource ?? "")
+    case .expectOrigin?: .expectOrigin((options.authSource ?? "").split(separator: " ").map(String.init))
+    case .basePlugin?, .clientCertCNAuth?, nil: nil
+    }
 }
 
 /// websockify's token lookup, answered the way websockify answers it (reference §2.2).
@@ -116,8 +127,9 @@ private func refuseUnimplemented(_ options: WebsockifyOptions) throws(Configurat
     if options.sslTarget { unsupported.append("--ssl-target") }
     if options.verifyClient { unsupported.append("--verify-client") }
     if options.wrapCommand != nil { unsupported.append("-- WRAP_COMMAND") }
-    if options.authPlugin != nil { unsupported.append("--auth-plugin") }
-    if options.webAuth { unsupported.append("--web-auth") }
+    if options.authPlugin == .clientCertCNAuth {
+        unsupported.append("--auth-plugin ClientCertCNAuth (it needs TLS client certificates)")
+    }
     if options.ioBackend == .ioUring { unsupported.append("--io-backend io_uring") }
     if !unsupported.isEmpty {
         throw ConfigurationError(

@@ -61,6 +61,20 @@ public enum HTTPResponse {
         return response
     }
 
+    /// The answer to a request an auth plugin refused, shaped like websockify's `send_auth_error`: status line,
+    /// `Server`, `Date`, `Content-Type: text/html`, the plugin's headers, and no body. Unlike websockify it also says
+    /// `Content-Length: 0` and `Connection: close`, so a client need not wait for the close to see the end.
+    public static func authenticationError(
+        status: Int, reason: String, serverName: String, date: String, extraHeaders: [(String, String)]
+    ) -> String {
+        let statusReason = String(reason.unicodeScalars.map { $0 == "\r" || $0 == "\n" ? " " : Character($0) })
+        var response = "HTTP/1.1 \(status) \(statusReason)\r\nServer: \(serverName)\r\nDate: \(date)\r\n"
+        response += "Content-Type: text/html\r\n"
+        for (name, value) in extraHeaders { response += "\(name): \(value)\r\n" }
+        response += "Content-Length: 0\r\nConnection: close\r\n\r\n"
+        return response
+    }
+
     /// The standard reason phrase of a status code (Python's `HTTPStatus` phrases), or `"???"` if unknown.
     public static func standardReason(_ status: Int) -> String { phrases(status).reason }
 

@@ -19,6 +19,9 @@ final class Connection: ReactorHandler {
     enum Phase {
         /// Reading an HTTP request head (also between keep-alive requests).
         case readingHead
+        /// Waiting for a deferred target decision (`ProxyConfiguration.lookupTarget` answered later); the client is
+        /// not read meanwhile, its head and any bytes behind it stay in the head slot.
+        case resolving
         /// Sending an HTTP response (and maybe a file); then back to `.readingHead` or to `.lingering`.
         case responding(keepAlive: Bool)
         /// Upgraded: relaying between client and target.
@@ -54,6 +57,8 @@ final class Connection: ReactorHandler {
     // HTTP head (a pool slot while reading one).
     var headSlot: UnsafeMutableRawPointer?
     var headCount = 0
+    /// The upgrade request waiting for its target decision (phase `.resolving`), and its length in the head slot.
+    var pendingUpgrade: (head: HTTPRequestHead, length: Int)?
 
     // Client output queue (see the type's doc for the order).
     var httpOut: [UInt8] = []
@@ -133,6 +138,7 @@ final class Connection: ReactorHandler {
             let progressed: Bool
             switch phase {
             case .readingHead: progressed = readHead()
+            case .resolving: return
             case .responding(let keepAlive): progressed = flushResponse(keepAlive: keepAlive)
             case .relaying: progressed = relay()
             case .lingering: progressed = drainLinger()
@@ -200,6 +206,12 @@ final class Connection: ReactorHandler {
 
     /// Answers a plain HTTP request (static files with `--web`, 405/501 without).
     private func respondHTTP(_ head: HTTPRequestHead, headLength: Int) -> Bool {
+        let config = worker.configuration
+        if config.authenticatesWebRequests, let plugin = config.authPlugin, head.method == "GET" || head.method == "HEAD",
+            case .deny(let status, let reason, let headers, let logLine) = plugin.authenticate(head)
+        {
+            return failAuthentication(status: status, reason: reason, headers: headers, logLine: logLine)
+        }
         // Pipelined bytes after this head would be the next request; keep-alive handles one request at a time,
         // so they stay in the head slot, moved to its front.
         if let slot = headSlot {
@@ -266,6 +278,21 @@ final class Connection: ReactorHandler {
                 status: status, reason: reason, serverName: worker.configuration.serverName,
                 date: HTTPDate.format(secondsSinceEpoch: WallClock.secondsSinceEpoch()), extraHeaders: extraHeaders,
                 includeBody: true
+            ).utf8)
+        httpOutSent = 0
+        phase = .responding(keepAlive: false)
+        return true
+    }
+
+    /// Answers a request the auth plugin refused and closes, logging as websockify does.
+    private func failAuthentication(status: Int, reason: String, headers: [AuthPlugin.Header], logLine: String) -> Bool {
+        worker.log("handler exception: \(logLine)")
+        releaseHeadSlot()
+        httpOut = Array(
+            HTTPResponse.authenticationError(
+                status: status, reason: reason, serverName: worker.configuration.serverName,
+                date: HTTPDate.format(secondsSinceEpoch: WallClock.secondsSinceEpoch()),
+                extraHeaders: headers.map { ($0.name, $0.value) }
             ).utf8)
         httpOutSent = 0
         phase = .responding(keepAlive: false)
@@ -346,10 +373,34 @@ final class Connection: ReactorHandler {
     // MARK: WebSocket upgrade
 
     private func startWebSocket(_ head: HTTPRequestHead, headLength: Int) -> Bool {
+        // websockify order: token lookup, then auth, then the handshake checks (a bad token with a bad version is a
+        // silent close).
+        let request = TargetRequest(requestTarget: head.target, hostHeader: head.header("Host"), clientHost: peerHost)
+        let worker = self.worker
+        let token = self.token
+        let reply = TargetReply { decision in
+            worker.reactor.execute { worker.lookupFinished(token, decision) }
+        }
+        guard let decision = worker.configuration.lookupTarget(request, reply) else {
+            pendingUpgrade = (head, headLength)
+            phase = .resolving
+            deadline = MonotonicClock.milliseconds() + worker.lookupTimeoutMs
+            return false
+        }
+        return upgrade(head, headLength: headLength, decision: decision)
+    }
+
+    /// The deferred target decision for this connection arrived (on this reactor).
+    func lookupFinished(_ decision: TargetDecision) {
+        guard case .resolving = phase, let (head, length) = pendingUpgrade else { return }
+        pendingUpgrade = nil
+        phase = .readingHead
+        if upgrade(head, headLength: length, decision: decision) { pump() }
+    }
+
+    /// Acts on the target decision: refuse, or authenticate, answer 101 and connect.
+    private func upgrade(_ head: HTTPRequestHead, headLength: Int, decision: TargetDecision) -> Bool {
         let config = worker.configuration
-        // websockify order: token lookup, then the handshake checks (a bad token with a bad version is a silent close).
-        let decision = config.resolveTarget(
-            TargetRequest(requestTarget: head.target, hostHeader: head.header("Host"), clientHost: peerHost))
         let endpoint: TargetEndpoint?
         var unreachable: String?
         switch decision {
@@ -362,6 +413,11 @@ final class Connection: ReactorHandler {
         case .unreachable(let description):
             endpoint = nil
             unreachable = description
+        }
+        if let plugin = config.authPlugin,
+            case .deny(let status, let reason, let headers, let logLine) = plugin.authenticate(head)
+        {
+            return failAuthentication(status: status, reason: reason, headers: headers, logLine: logLine)
         }
         let handshake: OpeningHandshake
         do {
@@ -875,6 +931,11 @@ final class Connection: ReactorHandler {
         switch phase {
         case .readingHead, .lingering:
             if deadline != 0 && now >= deadline { finish(reason: "timeout") }
+        case .resolving:
+            if now >= deadline {
+                worker.log("\(peerHost): target lookup timed out after \(worker.lookupTimeoutMs / 1000)s")
+                finish(reason: "lookup timeout")
+            }
         case .relaying:
             if deadline != 0 && now >= deadline {
                 finish(reason: "close timeout")

@@ -37,9 +37,20 @@ public final class ProxyServer: @unchecked Sendable {
         self.logger = logger
     }
 
-    /// Binds one `SO_REUSEPORT` listener per worker and starts the reactor threads.
+    /// Binds one `SO_REUSEPORT` listener per worker and starts the reactor threads (`bind()` then `launch()`).
     /// - Throws: `StartError` with websockify's wording when the address cannot be resolved or bound.
     public func start() throws(StartError) {
+        try bind()
+        try launch()
+    }
+
+    /// Listeners bound by `bind()`, handed to the workers by `launch()`.
+    private var boundListeners: [CInt] = []
+
+    /// Binds the listening sockets only (no threads yet), so a caller can daemonize between `bind()` and `launch()`
+    /// and still report a bind failure on the terminal.
+    /// - Throws: `StartError` with websockify's wording when the address cannot be resolved or bound.
+    public func bind() throws(StartError) {
         let config = configuration
         var listeners: [CInt] = []
         if let shared = config.sharedListener {
@@ -74,6 +85,19 @@ public final class ProxyServer: @unchecked Sendable {
                 throw StartError(description: "Openening socket failed: \(error)")
             }
         }
+        boundListeners = listeners
+    }
+
+    /// The listening descriptors `bind()` opened (a daemonizing caller keeps them open).
+    public var listenerDescriptors: [CInt] {
+        sharedListenerFD >= 0 ? [sharedListenerFD] : boundListeners
+    }
+
+    /// Creates the workers and starts the reactor threads on the listeners `bind()` opened.
+    /// - Throws: `StartError` when a reactor cannot be created.
+    public func launch() throws(StartError) {
+        let config = configuration
+        let listeners = boundListeners
         idleSince.store(MonotonicClock.milliseconds(), ordering: .relaxed)
         do {
             for index in 0..<max(1, config.workers) {
@@ -125,9 +149,11 @@ public final class ProxyServer: @unchecked Sendable {
         return lines
     }
 
-    /// Blocks until the proxy should exit (shutdown request, --run-once, --timeout, --idle-timeout), closes
-    /// connections cleanly and stops the reactors.
-    public func run() {
+    /// Blocks until the proxy should exit (shutdown request, --run-once, --timeout, --idle-timeout, or
+    /// `housekeeping` returning false), closes connections cleanly and stops the reactors.
+    /// - Parameter housekeeping: called about every 100 ms on the calling thread (e.g. to watch a wrapped command);
+    ///   returning false makes the proxy exit.
+    public func run(housekeeping: (() -> Bool)? = nil) {
         let config = configuration
         let startedAt = MonotonicClock.milliseconds()
         var listening = true
@@ -142,6 +168,7 @@ public final class ProxyServer: @unchecked Sendable {
             if config.runOnce && finishedWebSockets.load(ordering: .acquiring) > 0 {
                 break
             }
+            if let housekeeping, !housekeeping() { break }
             if listening, let timeout = config.listenTimeout, now - startedAt >= Worker.milliseconds(timeout) {
                 logger.info("listener exit due to --timeout \(timeout.components.seconds)")
                 listening = false

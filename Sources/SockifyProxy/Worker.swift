@@ -21,6 +21,7 @@ final class Worker: @unchecked Sendable {
     let heartbeatMs: Int64?
     let pongTimeoutMs: Int64?
     let sessionIdleMs: Int64?
+    let lookupTimeoutMs: Int64
     /// Connections that yielded while still able to make progress; resumed on the next loop turn.
     private var resumeQueue: [Connection] = []
     private var resuming: [Connection] = []
@@ -38,6 +39,7 @@ final class Worker: @unchecked Sendable {
         heartbeatMs = configuration.heartbeat.map(Self.milliseconds)
         pongTimeoutMs = configuration.pongTimeout.map(Self.milliseconds)
         sessionIdleMs = configuration.sessionIdleTimeout.map(Self.milliseconds)
+        lookupTimeoutMs = max(1, Self.milliseconds(configuration.lookupTimeout))
         reactor.onTick = { [unowned self] now in self.tick(now: now) }
         reactor.onDeferredWork = { [unowned self] in self.resumeAll() }
     }
@@ -76,6 +78,11 @@ final class Worker: @unchecked Sendable {
     func connectionFinished(_ connection: Connection, wasWebSocket: Bool) {
         reactor.remove(connection.token)
         server.connectionClosed(address: connection.peerHost, wasWebSocket: wasWebSocket)
+    }
+
+    /// A deferred target decision arrived for `token`'s connection; dropped if that connection is gone.
+    func lookupFinished(_ token: Token, _ decision: TargetDecision) {
+        reactor.handler(for: token)?.lookupFinished(decision)
     }
 
     func webSocketStarted() {

@@ -129,6 +129,13 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
         freeSlots.append(token.slot)
     }
 
+    /// The handler `token` names, or nil when that handler has left (its slot may already hold another one).
+    public func handler(for token: Token) -> Handler? {
+        let index = Int(token.slot)
+        guard index < handlers.count, generations[index] == token.generation else { return nil }
+        return handlers[index]
+    }
+
     /// Number of live handlers.
     public var handlerCount: Int { handlers.count - freeSlots.count }
 

@@ -43,6 +43,9 @@ enum Deviation: String, Sendable, CaseIterable {
     case spacedProtocolListRejected
     /// §4.3 "Pipelining bug": frame bytes in the same segment as the upgrade request are swallowed.
     case pipelinedFrameLost
+    /// §3: `Authorization: Basic abc` (bad base64 padding) makes websockify's plugin raise: the connection is closed
+    /// with no response (`handler exception: Incorrect padding`). Sockify answers 403 like any unreadable header.
+    case malformedBasicAuthClosesSilently
     /// §1.5: a bind/listen failure exits 0 (`sys.exit()` with no argument). Sockify exits 1.
     case bindFailureExitsZero
 }

@@ -1,0 +1,1 @@
+// Placeholder: the wrap-mode bind() interposer is being written (issue 5).
