@@ -45,7 +45,8 @@ let package = Package(
             ],
             swiftSettings: swift6),
         .executableTarget(
-            name: "SockifyCLI", dependencies: ["SockifyProxy", "SockifyTargets", "SockifyLookup", "SockifyReactor", logging],
+            name: "SockifyCLI",
+            dependencies: ["SockifyProxy", "SockifyProtocol", "SockifyTargets", "SockifyLookup", "SockifyReactor", logging],
             swiftSettings: swift6),
         .executableTarget(
             name: "SockifyLoad",
@@ -66,7 +67,7 @@ let package = Package(
         .testTarget(
             name: "SockifyProxyTests", dependencies: ["SockifyProxy", "SockifyProtocol", "SockifyReactor", logging],
             swiftSettings: swift6),
-        .testTarget(name: "SockifyCLITests", dependencies: ["SockifyCLI", "SockifyTargets"], swiftSettings: swift6),
+        .testTarget(name: "SockifyCLITests", dependencies: ["SockifyCLI", "SockifyTargets", logging], swiftSettings: swift6),
         .testTarget(name: "SockifyLoadTests", dependencies: ["SockifyLoad", "SockifyReactor"], swiftSettings: swift6),
         .testTarget(name: "SockifyIntegrationTests", dependencies: [], swiftSettings: swift6),
     ]

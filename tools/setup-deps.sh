@@ -13,6 +13,7 @@ apt_packages=(
     chromium chromium-driver x11-xserver-utils   # the noVNC-in-a-real-browser test (selenium, xsetroot)
     socat                          # the raw TCP relay used in side-by-side measurements
     redis-server                   # TokenRedis tests (each test starts its own instance on a free port)
+    haproxy nginx-light            # load balancers in front of Sockify (PROXY protocol, X-Forwarded-For tests)
     python3 python3-venv           # independent WebSocket peers (websockets) and websockify.py itself
     procps iproute2
 )
@@ -36,4 +37,4 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check \
     'websockets>=12' 'websockify==0.13.0' numpy selenium matplotlib \
-    redis requests jwcrypto        # websockify's own TokenRedis/JSONTokenApi/JWTTokenApi, for differential tests
+    redis requests jwcrypto prometheus_client   # websockify's own TokenRedis/JSONTokenApi/JWTTokenApi, for differential tests

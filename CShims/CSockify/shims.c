@@ -2,10 +2,12 @@
 // plus layout checks for the structs Swift touches through accessors.
 #include "CSockify.h"
 #include <assert.h>
+#include <unistd.h>
 
 int CSockify_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) { return accept4(fd, addr, len, flags); }
 void CSockify_CPU_ZERO(cpu_set_t *set) { CPU_ZERO(set); }
 void CSockify_CPU_SET(int cpu, cpu_set_t *set) { CPU_SET(cpu, set); }
 int CSockify_pthread_setaffinity_np(pthread_t t, size_t n, const cpu_set_t *s) { return pthread_setaffinity_np(t, n, s); }
+int CSockify_close_range(unsigned first, unsigned last) { return close_range(first, last, 0); }
 
 _Static_assert(sizeof(struct epoll_event) == 12, "x86-64 epoll_event is packed to 12 bytes");

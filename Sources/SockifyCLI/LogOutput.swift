@@ -1,27 +1,43 @@
-// websockify's log format (`%(message)s`, no level or timestamp prefix) on stderr, one write(2) per line.
+// websockify's log format (`%(message)s`, no level or timestamp prefix) on stderr, one write(2) per line, plus the
+// optional `--log-file` and `--syslog` outputs.
 import Glibc
 import Logging
 import SockifyReactor
 import Synchronization
 
-/// A swift-log handler that prints only the message, as websockify's root handler does: to stderr, and with
-/// `--log-file` also appended to that file (websockify adds a FileHandler beside the stream handler).
+/// A swift-log handler that prints only the message, as websockify's root handlers do: to stderr, and with
+/// `--log-file` also appended to that file, and with `--syslog` also sent to syslog.
+///
+/// websockify's root logger keeps its stderr `StreamHandler` when it adds a `FileHandler` (`--log-file`) and a
+/// `WebsockifySysLogHandler` (`--syslog`), all at DEBUG with the root level deciding, so every line goes to every
+/// configured output at once (`websocketproxy.py:449-455, 591-632`). With `-D` stderr is `/dev/null`.
 struct PlainLogHandler: LogHandler {
     var metadata: Logger.Metadata = [:]
     var logLevel: Logger.Level
     /// Descriptors every line goes to (stderr, and the log file if any).
     private let descriptors: [CInt]
+    /// `--syslog`'s sender, if any.
+    private let syslog: SyslogSink?
     private static let lock = Mutex<Void>(())
 
-    init(level: Logger.Level, logFile: CInt? = nil) {
+    /// - Parameters:
+    ///   - level: the lowest level logged (`.debug` with `-v`, else `.info`).
+    ///   - logFile: a descriptor from `openLogFile(_:)`.
+    ///   - syslog: the `--syslog` sender.
+    ///   - standardError: the descriptor standing for stderr (2; tests pass a pipe).
+    init(level: Logger.Level, logFile: CInt? = nil, syslog: SyslogSink? = nil, standardError: CInt = 2) {
         logLevel = level
-        descriptors = [2] + (logFile.map { [$0] } ?? [])
+        descriptors = [standardError] + (logFile.map { [$0] } ?? [])
+        self.syslog = syslog
     }
 
     /// Opens `path` for appending (created 0644 if missing), as Python's FileHandler does.
     static func openLogFile(_ path: String) -> Result<CInt, Errno> {
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        return fd >= 0 ? .success(fd) : .failure(Errno(rawValue: errno))
+        do throws(Errno) {
+            return .success(try FileWriter.openForAppending(path))
+        } catch {
+            return .failure(error)
+        }
     }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -30,19 +46,15 @@ struct PlainLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var line = "\(event.message)\n"
+        let message = "\(event.message)"
+        var line = message + "\n"
         // One write per line, under a lock: reactor threads log concurrently and lines must not interleave.
+        // Errors are dropped, as Python's handlers report them only on stderr, which may be the failing output.
         Self.lock.withLock { _ in
             line.withUTF8 { bytes in
-                for fd in descriptors {
-                    var offset = 0
-                    while offset < bytes.count {
-                        let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-                        if n <= 0 { break }
-                        offset += n
-                    }
-                }
+                for fd in descriptors { try? FileWriter.writeAll(fd, UnsafeRawBufferPointer(bytes)) }
             }
         }
+        syslog?.send(level: event.level, message: message)
     }
 }

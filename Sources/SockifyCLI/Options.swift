@@ -1,5 +1,6 @@
 // The parsed `sockify` command line: every websockify 0.13.0 option with websockify's defaults and types
 // (reference §1.4), plus Sockify's own options. Produced by `parseCommandLine(_:environment:)`.
+import SockifyProtocol
 import SockifyTargets
 
 /// Every option and positional of a `sockify` command line, after websockify's own post-processing
@@ -123,6 +124,13 @@ struct WebsockifyOptions: Equatable, Sendable {
     /// `--buffer-size=BYTES`: bytes per receive buffer (one per direction, held only while bytes are in flight).
     var bufferSize = WebsockifyOptions.defaultBufferSize
 
+    /// `--metrics=HOST:PORT`: the metrics/health listener.
+    var metrics: HostPort?
+    /// `--proxy-protocol`: a PROXY v1/v2 header starts every connection.
+    var proxyProtocol = false
+    /// `--trusted-proxy=CIDRS`: peers whose Forwarded / X-Forwarded-For headers are believed.
+    var trustedProxies: [AddressRange] = []
+
     /// The default of `--buffer-size`.
     static let defaultBufferSize = 256 * 1024
     /// The default of `--handshake-timeout`, in seconds.
@@ -140,6 +148,9 @@ enum ListenSource: Equatable, Sendable {
     case unixSocket(path: String, mode: Int)
     /// `--inetd`: standard input is a listening socket.
     case inetd
+    /// systemd socket activation (`LISTEN_FDS`/`LISTEN_PID` name this process): descriptor 3 is the listening
+    /// socket; it replaces the listen argument.
+    case systemdSocket
 }
 
 /// `--syslog`'s destination.

@@ -1,5 +1,6 @@
 // An optparse-compatible parser for websockify's option table (Python 3.11 `optparse`, reference §1.2) and
 // websockify's post-parse validation (`websocketproxy.py:568-712`), in the same order, with the same messages.
+import SockifyProtocol
 import SockifyTargets
 
 /// One option of the table.
@@ -75,6 +76,9 @@ let optionTable: [OptionSpec] = [
     OptionSpec(long: "--pong-timeout", kind: .integer, isExtra: true),
     OptionSpec(long: "--session-idle-timeout", kind: .integer, isExtra: true),
     OptionSpec(long: "--buffer-size", kind: .integer, isExtra: true),
+    OptionSpec(long: "--metrics", kind: .string, isExtra: true),
+    OptionSpec(long: "--proxy-protocol", kind: .flag, isExtra: true),
+    OptionSpec(long: "--trusted-proxy", kind: .string, isExtra: true),
 ]
 
 /// Parses a `sockify` command line exactly as websockify 0.13.0 parses its own.
@@ -335,6 +339,26 @@ private func validate(_ scan: OptionScan, arguments: [String], environment: Pars
     options.pongTimeout = scan.integers["--pong-timeout"]
     options.sessionIdleTimeout = scan.integers["--session-idle-timeout"] ?? 0
     options.bufferSize = scan.integers["--buffer-size"] ?? WebsockifyOptions.defaultBufferSize
+    options.proxyProtocol = flag("--proxy-protocol")
+    if let metrics = string("--metrics") {
+        do {
+            options.metrics = try HostPort.parseListen(metrics)
+        } catch {
+            throw UsageError(message: "option --metrics: invalid HOST:PORT value: '\(metrics)'")
+        }
+        guard options.metrics?.tcpPort != nil else {
+            throw UsageError(message: "option --metrics: invalid HOST:PORT value: '\(metrics)'")
+        }
+    }
+    if let ranges = string("--trusted-proxy") {
+        for item in ranges.split(whereSeparator: { $0 == "," || $0 == " " }) {
+            do {
+                options.trustedProxies.append(try AddressRange(String(item)))
+            } catch {
+                throw UsageError(message: "option --trusted-proxy: \(error)")
+            }
+        }
+    }
 
     if given("--syslog"), let server = string("--syslog") {
         if let colon = server.unicodeScalars.lastIndex(of: ":") {

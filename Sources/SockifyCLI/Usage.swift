@@ -108,6 +108,13 @@ let sockifyOptionHelp = """
                             for SECONDS (default 0: never)
       --buffer-size=BYTES   receive buffer per direction, held only while bytes
                             are in flight (default 262144)
+      --metrics=HOST:PORT   serve Prometheus /metrics and /healthz on a separate
+                            listener
+      --proxy-protocol      every connection starts with a PROXY protocol v1/v2
+                            header (HAProxy send-proxy); its source is the client
+      --trusted-proxy=CIDRS
+                            trust Forwarded/X-Forwarded-For from these peers
+                            (comma-separated addresses or ranges)
     """
 
 /// The full `--help` text (optparse `format_help`): usage, a blank line, the options. Printed to standard output;

@@ -37,7 +37,15 @@ final class Connection: ReactorHandler {
     unowned let worker: Worker
     let clientFD: CInt
     let peer: SocketAddress
-    let peerHost: String
+    /// The client's address for logs, auth and limits: the socket peer, or the real client named by a PROXY header
+    /// or a trusted proxy's `Forwarded` header.
+    var peerHost: String
+    /// `--proxy-protocol`: the PROXY header has not been read yet.
+    var awaitsProxyHeader: Bool
+    /// A connection on the `--metrics` listener.
+    var servesMetrics = false
+    /// Monotonic ns when the target lookup started (metrics).
+    var lookupStartedAt: Int64 = 0
     var token = Token(slot: 0, generation: 0)
     var phase = Phase.readingHead
     let startedAt: Int64
@@ -104,13 +112,19 @@ final class Connection: ReactorHandler {
     // Counters for the summary line.
     var bytesToTarget = 0
     var bytesToClient = 0
+    /// websockify's handler id (every accepted connection counts), used to name `--record` files.
+    let handlerID: Int
+    /// `--record` / `--traffic` observers, only when one of them is on.
+    var tap: SessionTap?
 
-    init(worker: Worker, fd: CInt, peer: SocketAddress, peerHost: String, now: Int64) {
+    init(worker: Worker, fd: CInt, peer: SocketAddress, peerHost: String, now: Int64, handlerID: Int) {
         self.worker = worker
+        self.handlerID = handlerID
         self.clientFD = fd
         self.peer = peer
         self.peerHost = peerHost
         self.startedAt = now
+        self.awaitsProxyHeader = worker.configuration.proxyProtocol
         self.deadline = now + worker.headTimeoutMs
         self.ws = WebSocketConnection(role: .server, maxPayloadLength: worker.configuration.maxFramePayload)
     }
@@ -181,6 +195,10 @@ final class Connection: ReactorHandler {
         case .transferred(let n):
             headCount += n
         }
+        if awaitsProxyHeader && !servesMetrics {
+            guard readProxyHeader(slot) else { return false }
+            if headCount == 0 { return true }
+        }
         let parsed: (head: HTTPRequestHead, length: Int)?
         do {
             parsed = try HTTPRequestHead.parse(
@@ -190,10 +208,53 @@ final class Connection: ReactorHandler {
             return failHTTP(status: error.status, reason: error.reason, extraHeaders: error.extraHeaders)
         }
         guard let (head, length) = parsed else { return true }
-        if OpeningHandshake.isUpgradeRequest(head) {
+        let trusted = worker.configuration.trustedProxies
+        if !trusted.isEmpty && !servesMetrics {
+            let client = ForwardedHeader.clientAddress(peer: peerHost, head: head, trustedProxies: trusted)
+            guard moveTo(client) else { return false }
+        }
+        if OpeningHandshake.isUpgradeRequest(head) && !servesMetrics {
             return startWebSocket(head, headLength: length)
         }
         return respondHTTP(head, headLength: length)
+    }
+
+    /// Reads the PROXY protocol header at the start of `slot` and takes its source address as the client's;
+    /// false when the connection was closed (a malformed header).
+    private func readProxyHeader(_ slot: UnsafeMutableRawPointer) -> Bool {
+        let result: ProxyProtocolHeader.ParseResult
+        do {
+            result = try ProxyProtocolHeader.parse(UnsafeRawBufferPointer(start: slot, count: headCount).bytes)
+        } catch {
+            worker.log("\(peerHost): bad PROXY protocol header: \(error.reason)")
+            worker.metrics.handshakeFailed(.badRequest)
+            finish(reason: "bad PROXY header")
+            return false
+        }
+        guard case .parsed(let header, let length) = result else { return true }
+        awaitsProxyHeader = false
+        let rest = headCount - length
+        if rest > 0 { slot.copyMemory(from: slot + length, byteCount: rest) }
+        headCount = rest
+        // LOCAL (health checks) and UNKNOWN keep the socket peer, as the specification says.
+        if header.command == .proxy, header.family == .tcp4 || header.family == .tcp6, let source = header.source {
+            return moveTo(source.addressText)
+        }
+        return true
+    }
+
+    /// Takes `client` as this connection's address (per-address limits follow); false when that address is at its
+    /// limit and the connection was closed.
+    private func moveTo(_ client: String) -> Bool {
+        guard client != peerHost else { return true }
+        guard worker.server.readdress(from: peerHost, to: client) else {
+            worker.log("\(client): connection refused: limit of open connections reached")
+            worker.metrics.handshakeFailed(.limitRefused)
+            finish(reason: "limit")
+            return false
+        }
+        peerHost = client
+        return true
     }
 
     private func releaseHeadSlot() {
@@ -207,6 +268,7 @@ final class Connection: ReactorHandler {
     /// Answers a plain HTTP request (static files with `--web`, 405/501 without).
     private func respondHTTP(_ head: HTTPRequestHead, headLength: Int) -> Bool {
         let config = worker.configuration
+        if servesMetrics { return respondMetrics(head) }
         if config.authenticatesWebRequests, let plugin = config.authPlugin, head.method == "GET" || head.method == "HEAD",
             case .deny(let status, let reason, let headers, let logLine) = plugin.authenticate(head)
         {
@@ -253,6 +315,37 @@ final class Connection: ReactorHandler {
         return true
     }
 
+    /// `/metrics` (Prometheus text) and `/healthz` (200 `ready`, or 503 `draining` once the proxy stops taking
+    /// connections) on the `--metrics` listener; anything else is 404.
+    private func respondMetrics(_ head: HTTPRequestHead) -> Bool {
+        releaseHeadSlot()  // one request per connection: anything pipelined behind it is dropped
+        let path = head.target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.target
+        let status: Int
+        let body: String
+        var contentType = "text/plain; charset=utf-8"
+        switch (head.method, path) {
+        case ("GET", "/metrics"), ("HEAD", "/metrics"):
+            status = 200
+            body = worker.server.metricsText()
+            contentType = PrometheusText.contentType
+        case ("GET", "/healthz"), ("HEAD", "/healthz"):
+            let draining = worker.server.isDraining
+            status = draining ? 503 : 200
+            body = draining ? "draining\n" : "ready\n"
+        default:
+            status = 404
+            body = "not found\n"
+        }
+        var text = "HTTP/1.1 \(status) \(HTTPResponse.standardReason(status))\r\n"
+        text += "Server: \(worker.configuration.serverName)\r\nContent-Type: \(contentType)\r\n"
+        text += "Content-Length: \(body.utf8.count)\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n"
+        if head.method != "HEAD" { text += body }
+        httpOut = Array(text.utf8)
+        httpOutSent = 0
+        phase = .responding(keepAlive: false)
+        return true
+    }
+
     private static func statusCode(_ response: [UInt8]) -> Int? {
         // "HTTP/1.1 404 ..." → 404
         guard response.count >= 12 else { return nil }
@@ -271,6 +364,8 @@ final class Connection: ReactorHandler {
 
     /// Sends an HTTP error and closes (used for malformed heads and failed handshakes).
     private func failHTTP(status: Int, reason: String, extraHeaders: [(String, String)] = []) -> Bool {
+        worker.metrics.handshakeFailed(
+            status == 431 ? .headTooLarge : status == 426 ? .unsupportedVersion : .badRequest)
         worker.log("\(peerHost) - - [\(worker.logTimestamp())] code \(status), message \(reason)")
         releaseHeadSlot()
         httpOut = Array(
@@ -286,6 +381,7 @@ final class Connection: ReactorHandler {
 
     /// Answers a request the auth plugin refused and closes, logging as websockify does.
     private func failAuthentication(status: Int, reason: String, headers: [AuthPlugin.Header], logLine: String) -> Bool {
+        worker.metrics.handshakeFailed(.authDenied)
         worker.log("handler exception: \(logLine)")
         releaseHeadSlot()
         httpOut = Array(
@@ -381,6 +477,7 @@ final class Connection: ReactorHandler {
         let reply = TargetReply { decision in
             worker.reactor.execute { worker.lookupFinished(token, decision) }
         }
+        lookupStartedAt = MonotonicClock.nanoseconds()
         guard let decision = worker.configuration.lookupTarget(request, reply) else {
             pendingUpgrade = (head, headLength)
             phase = .resolving
@@ -401,10 +498,14 @@ final class Connection: ReactorHandler {
     /// Acts on the target decision: refuse, or authenticate, answer 101 and connect.
     private func upgrade(_ head: HTTPRequestHead, headLength: Int, decision: TargetDecision) -> Bool {
         let config = worker.configuration
+        worker.metrics.tokenLookupFinished(nanoseconds: Int(MonotonicClock.nanoseconds() - lookupStartedAt))
         let endpoint: TargetEndpoint?
         var unreachable: String?
         switch decision {
         case .reject(let line):
+            worker.metrics.handshakeFailed(
+                line.hasSuffix("Token not present")
+                    ? .tokenNotPresent : line.hasSuffix("not found") ? .tokenNotFound : .lookupError)
             worker.log(line)
             finish(reason: "rejected")
             return false
@@ -446,6 +547,7 @@ final class Connection: ReactorHandler {
         }
         worker.log(stamp + "\(peerHost): Plain non-SSL (ws://) WebSocket connection")
         if head.target != "/" { worker.log(stamp + "\(peerHost): Path: '\(head.target)'") }
+        tap = SessionTap.open(worker: worker, handlerID: handlerID, stamp: stamp)
 
         // Bytes that came right behind the head are the client's first frames: decode them from the same slot.
         if let slot = headSlot {
@@ -472,7 +574,11 @@ final class Connection: ReactorHandler {
         do {
             switch endpoint {
             case .tcp(let host, let port):
-                worker.log(stamp + "connecting to: \(host):\(port)")
+                if let command = worker.configuration.wrappedCommand {
+                    worker.log(stamp + "connecting to command: \(command)")
+                } else {
+                    worker.log(stamp + "connecting to: \(host):\(port)")
+                }
                 address = try worker.resolve(host: host, port: port)
             case .unixSocket(let path):
                 worker.log(stamp + "connecting to unix socket: \(path)")
@@ -490,6 +596,7 @@ final class Connection: ReactorHandler {
     }
 
     private func targetConnectFailed(_ why: String) {
+        worker.metrics.handshakeFailed(.targetUnreachable)
         let what = target.map { "\($0): \(why)" } ?? why
         worker.log("\(peerHost) - - [\(worker.logTimestamp())] Failed to connect to \(what)")
         if targetFD >= 0 {
@@ -635,6 +742,9 @@ final class Connection: ReactorHandler {
     private func decodeClientBytes(_ slot: UnsafeMutableRawPointer, range: Range<Int>) {
         var span = UnsafeMutableRawBufferPointer(start: slot, count: worker.pool.slotSize).mutableBytes
         var offset = range.lowerBound
+        var frames = 0
+        let bytesBefore = bytesToTarget
+        defer { worker.metrics.relayedClientToTarget(bytesToTarget - bytesBefore) }
         c2tCount = 0
         c2tFirst = 0
         // Each round consumes bytes or reports an event; the decoder returns nil once the range is used up.
@@ -653,6 +763,11 @@ final class Connection: ReactorHandler {
             offset += step.consumed
             switch step.event {
             case .data(let payload):
+                // Before appendC2T, which may move the payload down to join the previous range.
+                if let tap {
+                    frames += 1
+                    tap.clientFrame(UnsafeRawBufferPointer(start: slot + payload.lowerBound, count: payload.count))
+                }
                 appendC2T(slot, payload)
             case .ping:
                 ws.withControlPayload { payload in queueControl(opcode: .pong, payload: payload) }
@@ -665,6 +780,7 @@ final class Connection: ReactorHandler {
             }
             if step.consumed == 0 && offset >= range.upperBound { break }
         }
+        tap?.clientRead(frames: frames)
         if c2tCount == 0 {
             worker.pool.release(slot)
             c2tSlot = nil
@@ -732,6 +848,7 @@ final class Connection: ReactorHandler {
             if c2tFirst == c2tCount {
                 dropC2T()
             }
+            tap?.targetSent(complete: c2tSlot == nil)
             return true
         }
     }
@@ -773,6 +890,8 @@ final class Connection: ReactorHandler {
             t2cEnd = headroom + n
             t2cSlot = slot
             bytesToClient += n
+            worker.metrics.relayedTargetToClient(n)
+            tap?.targetReceived(UnsafeRawBufferPointer(start: slot + headroom, count: n))
             return true
         }
     }
@@ -801,6 +920,7 @@ final class Connection: ReactorHandler {
             } else {
                 clientWritable = false
             }
+            tap?.clientSent(complete: t2cSlot == nil)
             return true
         }
     }
@@ -930,9 +1050,13 @@ final class Connection: ReactorHandler {
     func tick(now: Int64) {
         switch phase {
         case .readingHead, .lingering:
-            if deadline != 0 && now >= deadline { finish(reason: "timeout") }
+            if deadline != 0 && now >= deadline {
+                if case .readingHead = phase, headCount > 0 { worker.metrics.handshakeFailed(.headTimeout) }
+                finish(reason: "timeout")
+            }
         case .resolving:
             if now >= deadline {
+                worker.metrics.handshakeFailed(.lookupTimeout)
                 worker.log("\(peerHost): target lookup timed out after \(worker.lookupTimeoutMs / 1000)s")
                 finish(reason: "lookup timeout")
             }
@@ -993,7 +1117,12 @@ final class Connection: ReactorHandler {
             targetFD = -1
         }
         Sockets.close(clientFD)
+        if let tap {
+            tap.finish()
+            self.tap = nil
+        }
         if isWebSocket {
+            worker.metrics.closeCodeSent(closeCode?.rawValue ?? CloseCode.abnormalClosure.rawValue)
             let seconds = Double(MonotonicClock.milliseconds() - startedAt) / 1000
             let code = closeCode.map { "\($0.rawValue)" } ?? "none"
             worker.log(

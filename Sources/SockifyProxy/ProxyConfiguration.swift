@@ -1,4 +1,5 @@
 // What a running proxy needs to know: built by the CLI (or a test), validated and run by ProxyServer.
+import SockifyProtocol
 import SockifyReactor
 
 /// Where one WebSocket connection should be relayed to.
@@ -99,6 +100,21 @@ public struct ProxyConfiguration: Sendable {
     public var maxRequestHeadBytes = 16 * 1024
     /// Bytes per receive buffer (one per direction, held only while bytes are in flight).
     public var bufferSize = 256 * 1024
+    /// `--record FILE` (absolute): each WebSocket session is recorded to `FILE.<n>` in websockify's format.
+    public var recordPath: String?
+    /// Wrap mode: `'<command>' (port N)`, logged as `connecting to command: …` instead of the loopback target.
+    public var wrappedCommand: String?
+    /// `-D`: the process runs as a daemon (only the banner says so; the CLI daemonizes).
+    public var daemon = false
+    /// `--traffic`: websockify's per-frame tokens on standard output.
+    public var traffic = false
+    /// `--proxy-protocol`: every client connection starts with a PROXY protocol v1 or v2 header (HAProxy
+    /// `send-proxy[-v2]`), whose source address replaces the socket peer in logs, auth and per-address limits.
+    public var proxyProtocol = false
+    /// `--trusted-proxy`: peers whose `Forwarded` / `X-Forwarded-For` headers are believed (nginx in front).
+    public var trustedProxies: [AddressRange] = []
+    /// `--metrics HOST:PORT`: a separate listener serving `/metrics` (Prometheus text) and `/healthz`.
+    public var metricsListen: (host: String, port: UInt16)?
     /// `Server:` header value.
     public var serverName = "Sockify"
 

@@ -28,6 +28,7 @@ public final class ProxyServer: @unchecked Sendable {
     private let startedWebSockets = Atomic<Int>(0)
     private let idleSince = Atomic<Int64>(0)
     private let shutdownRequested = Atomic<Bool>(false)
+    private let handlerIDs = Atomic<Int>(0)
     /// Open connections per client address, kept only with `maxConnectionsPerAddress` (touched on accept and
     /// close, never per byte).
     private let perAddress = Mutex<[String: Int]>([:])
@@ -46,6 +47,10 @@ public final class ProxyServer: @unchecked Sendable {
 
     /// Listeners bound by `bind()`, handed to the workers by `launch()`.
     private var boundListeners: [CInt] = []
+    /// The `--metrics` listener (on the first reactor), or -1.
+    private var metricsListenerFD: CInt = -1
+    /// The bound `--metrics` address.
+    public private(set) var metricsAddress: SocketAddress?
 
     /// Binds the listening sockets only (no threads yet), so a caller can daemonize between `bind()` and `launch()`
     /// and still report a bind failure on the terminal.
@@ -86,11 +91,21 @@ public final class ProxyServer: @unchecked Sendable {
             }
         }
         boundListeners = listeners
+        if let metrics = config.metricsListen {
+            do {
+                let address = try SocketAddress.resolve(host: metrics.host, port: metrics.port, passive: true)
+                metricsListenerFD = try Sockets.listen(on: address, reusePort: false, backlog: 64)
+                metricsAddress = try Sockets.localAddress(metricsListenerFD)
+            } catch {
+                listeners.forEach(Sockets.close)
+                throw StartError(description: "cannot listen for --metrics on \(metrics.host):\(metrics.port): \(error)")
+            }
+        }
     }
 
     /// The listening descriptors `bind()` opened (a daemonizing caller keeps them open).
     public var listenerDescriptors: [CInt] {
-        sharedListenerFD >= 0 ? [sharedListenerFD] : boundListeners
+        (sharedListenerFD >= 0 ? [sharedListenerFD] : boundListeners) + (metricsListenerFD >= 0 ? [metricsListenerFD] : [])
     }
 
     /// Creates the workers and starts the reactor threads on the listeners `bind()` opened.
@@ -109,6 +124,11 @@ public final class ProxyServer: @unchecked Sendable {
                 } else {
                     try worker.reactor.addListener(listeners[index]) { [unowned worker] client, peer in
                         worker.accept(fd: client, peer: peer)
+                    }
+                }
+                if index == 0 && metricsListenerFD >= 0 {
+                    try worker.reactor.addListener(metricsListenerFD, survivesClose: true) { [unowned worker] client, peer in
+                        worker.acceptMetrics(fd: client, peer: peer)
                     }
                 }
                 workers.append(worker)
@@ -133,6 +153,9 @@ public final class ProxyServer: @unchecked Sendable {
         case .unixSocket(let path, _):
             lines.append("  - Listen on unix socket \(path)")
             source = path
+        case .inherited(let fd) where fd == 3:
+            lines.append("  - Listen on the socket systemd passed (LISTEN_FDS)")
+            source = "systemd"
         case .inherited:
             lines.append("  - Listen for inetd connections")
             source = "inetd"
@@ -144,7 +167,13 @@ public final class ProxyServer: @unchecked Sendable {
             lines.append(config.fileOnly ? "  - Web server (no directory listings). Web root: \(web)" : "  - Web server. Web root: \(web)")
         }
         lines.append("  - No SSL/TLS support (no cert file)")
+        if config.daemon { lines.append("  - Backgrounding (daemon)") }
+        if let record = config.recordPath { lines.append("  - Recording to '\(record).*'") }
         lines.append("  - \(workers.count) reactor thread(s), epoll")
+        if let metrics = metricsAddress {
+            let host = metrics.host.contains(":") ? "[\(metrics.host)]" : metrics.host
+            lines.append("  - Metrics on http://\(host):\(metrics.port)/metrics and /healthz")
+        }
         lines.append("  - proxying from \(source) to \(config.targetDescription)")
         return lines
     }
@@ -172,6 +201,7 @@ public final class ProxyServer: @unchecked Sendable {
             if listening, let timeout = config.listenTimeout, now - startedAt >= Worker.milliseconds(timeout) {
                 logger.info("listener exit due to --timeout \(timeout.components.seconds)")
                 listening = false
+                draining.store(true, ordering: .releasing)
                 for worker in workers { worker.reactor.execute { worker.reactor.closeListeners() } }
             }
             if !listening && active == 0 { break }
@@ -243,6 +273,37 @@ public final class ProxyServer: @unchecked Sendable {
         let left = activeConnections.subtract(1, ordering: .acquiringAndReleasing).newValue
         if left == 0 { idleSince.store(MonotonicClock.milliseconds(), ordering: .releasing) }
     }
+
+    /// websockify's `handler_id`: 1 for the first accepted connection (of any kind), then 2, 3, …
+    func nextHandlerID() -> Int {
+        handlerIDs.add(1, ordering: .relaxed).newValue
+    }
+
+    /// Moves an admitted connection from `old` to `new` (the real client behind a PROXY header or a trusted proxy),
+    /// so per-address limits count the real client. False when `new` is at its limit (the caller closes; the
+    /// connection stays counted under `old` until then).
+    func readdress(from old: String, to new: String) -> Bool {
+        let limit = configuration.maxConnectionsPerAddress
+        guard limit > 0, old != new else { return true }
+        return perAddress.withLock { counts -> Bool in
+            guard counts[new, default: 0] < limit else { return false }
+            counts[new, default: 0] += 1
+            let left = counts[old, default: 1] - 1
+            counts[old] = left > 0 ? left : nil
+            return true
+        }
+    }
+
+    /// The `/metrics` page: every reactor's counters, summed, with per-reactor utilisation.
+    func metricsText() -> String {
+        PrometheusText.render(
+            snapshots: workers.map { $0.metrics.snapshot() }, backend: "epoll", draining: isDraining,
+            perWorker: false)
+    }
+
+    /// True once the proxy stops taking new connections (shutdown, `--timeout`).
+    var isDraining: Bool { shutdownRequested.load(ordering: .acquiring) || draining.load(ordering: .acquiring) }
+    private let draining = Atomic<Bool>(false)
 
     func webSocketStarted() {
         startedWebSockets.add(1, ordering: .acquiringAndReleasing)

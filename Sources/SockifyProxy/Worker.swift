@@ -22,6 +22,9 @@ final class Worker: @unchecked Sendable {
     let pongTimeoutMs: Int64?
     let sessionIdleMs: Int64?
     let lookupTimeoutMs: Int64
+    /// This reactor's counters (read by the metrics endpoint from any thread).
+    let metrics = WorkerMetrics()
+    private var reportedBusyNanoseconds: Int64 = 0
     /// Connections that yielded while still able to make progress; resumed on the next loop turn.
     private var resumeQueue: [Connection] = []
     private var resuming: [Connection] = []
@@ -59,12 +62,15 @@ final class Worker: @unchecked Sendable {
         if isUnix, case .unixSocket(let path, _)? = configuration.sharedListener { address = path }
         guard server.admit(address: address) else {
             log("\(address): connection refused: limit of open connections reached")
+            metrics.handshakeFailed(.limitRefused)
             Sockets.close(fd)
             return
         }
+        metrics.connectionAccepted()
         if !isUnix { Sockets.setNoDelay(fd) }
         let connection = Connection(
-            worker: self, fd: fd, peer: peer, peerHost: address, now: MonotonicClock.milliseconds())
+            worker: self, fd: fd, peer: peer, peerHost: address, now: MonotonicClock.milliseconds(),
+            handlerID: configuration.recordPath == nil ? 0 : server.nextHandlerID())
         connection.token = reactor.add(connection)
         do {
             try reactor.register(fd, for: connection.token, tag: Connection.clientTag)
@@ -75,8 +81,25 @@ final class Worker: @unchecked Sendable {
         // With edge-triggered epoll the first bytes may already be there; the registration reports them.
     }
 
+    /// Accepts a connection on the `--metrics` listener: it only ever gets `/metrics` or `/healthz` answered, and
+    /// does not count as a client (a scraper must not keep `--idle-timeout` from firing).
+    func acceptMetrics(fd: CInt, peer: SocketAddress) {
+        let connection = Connection(
+            worker: self, fd: fd, peer: peer, peerHost: peer.host, now: MonotonicClock.milliseconds(), handlerID: 0)
+        connection.servesMetrics = true
+        connection.token = reactor.add(connection)
+        do {
+            try reactor.register(fd, for: connection.token, tag: Connection.clientTag)
+        } catch {
+            connection.finish(reason: "register failed")
+        }
+    }
+
     func connectionFinished(_ connection: Connection, wasWebSocket: Bool) {
         reactor.remove(connection.token)
+        guard !connection.servesMetrics else { return }
+        metrics.connectionClosed()
+        if wasWebSocket { metrics.sessionFinished() }
         server.connectionClosed(address: connection.peerHost, wasWebSocket: wasWebSocket)
     }
 
@@ -86,6 +109,7 @@ final class Worker: @unchecked Sendable {
     }
 
     func webSocketStarted() {
+        metrics.sessionStarted()
         server.webSocketStarted()
     }
 
@@ -103,6 +127,9 @@ final class Worker: @unchecked Sendable {
     }
 
     private func tick(now: Int64) {
+        let busy = reactor.busyNanoseconds
+        metrics.addBusyTime(nanoseconds: Int(busy - reportedBusyNanoseconds))
+        reportedBusyNanoseconds = busy
         reactor.forEachHandler { $0.tick(now: now) }
     }
 

@@ -61,7 +61,8 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
     private var handlers: [Handler?] = []
     private var generations: [UInt32] = []
     private var freeSlots: [UInt32] = []
-    private var listeners: [(fd: CInt, owned: Bool, onAccept: (CInt, SocketAddress) -> Void)] = []
+    /// Listeners by tag; a closed one keeps its place (fd -1) so the tags of the others stay valid.
+    private var listeners: [(fd: CInt, owned: Bool, survivesClose: Bool, onAccept: (CInt, SocketAddress) -> Void)] = []
     private let inbox = Mutex<[@Sendable () -> Void]>([])
     private let stopRequested = Atomic<Bool>(false)
     private var events: UnsafeMutablePointer<epoll_event>
@@ -95,7 +96,7 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
     deinit {
         events.deallocate()
         if spareFD >= 0 { Glibc.close(spareFD) }
-        for listener in listeners where listener.owned { Glibc.close(listener.fd) }
+        for listener in listeners where listener.owned && listener.fd >= 0 { Glibc.close(listener.fd) }
         Glibc.close(wakeFD)
         Glibc.close(epollFD)
     }
@@ -136,6 +137,10 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
         return handlers[index]
     }
 
+    /// Nanoseconds the loop spent handling events (not waiting in `epoll_wait`) since it started; read on the loop
+    /// thread (e.g. from `onTick`) for utilisation metrics.
+    public private(set) var busyNanoseconds: Int64 = 0
+
     /// Number of live handlers.
     public var handlerCount: Int { handlers.count - freeSlots.count }
 
@@ -162,26 +167,30 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
     }
 
     /// Watches a listening socket (level-triggered); `onAccept` gets each accepted descriptor and its peer.
-    /// - Parameter owned: the reactor closes `fd` when it stops. Pass `false` for a listener shared by several
-    ///   reactors (a Unix socket or an inetd descriptor cannot be bound once per reactor); its owner closes it.
+    /// - Parameters:
+    ///   - owned: the reactor closes `fd` when it stops. Pass `false` for a listener shared by several reactors (a
+    ///     Unix socket or an inetd descriptor cannot be bound once per reactor); its owner closes it.
+    ///   - survivesClose: `closeListeners()` leaves this one open (a metrics/health listener that must keep
+    ///     answering while the proxy drains).
     public func addListener(
-        _ fd: CInt, owned: Bool = true, onAccept: @escaping (CInt, SocketAddress) -> Void
+        _ fd: CInt, owned: Bool = true, survivesClose: Bool = false, onAccept: @escaping (CInt, SocketAddress) -> Void
     ) throws(Errno) {
         var ev = epoll_event()
         let index = UInt8(listeners.count)
         CSockify_epoll_event_set(&ev, CSockify_EPOLLIN(), Self.pack(slot: Self.listenerSlot, generation: 0, tag: index))
         guard epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &ev) == 0 else { throw Errno.current }
-        listeners.append((fd, owned, onAccept))
+        listeners.append((fd, owned, survivesClose, onAccept))
     }
 
-    /// Stops watching and closes every listener (graceful shutdown: no new connections).
+    /// Stops watching and closes every listener but those added with `survivesClose` (graceful shutdown: no new
+    /// connections).
     public func closeListeners() {
-        pausedListeners.removeAll()
-        for listener in listeners {
-            deregister(listener.fd)
-            if listener.owned { Glibc.close(listener.fd) }
+        pausedListeners.removeAll { !listeners[$0].survivesClose }
+        for index in listeners.indices where listeners[index].fd >= 0 && !listeners[index].survivesClose {
+            deregister(listeners[index].fd)
+            if listeners[index].owned { Glibc.close(listeners[index].fd) }
+            listeners[index].fd = -1
         }
-        listeners.removeAll()
     }
 
     /// Asks for `onDeferredWork` after this batch of events (loop thread only); the next wait does not block.
@@ -215,10 +224,14 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
     public func run() {
         defer { stopRequested.store(false, ordering: .releasing) }
         var nextTick = MonotonicClock.milliseconds() + tickInterval
+        var wokeAt = MonotonicClock.nanoseconds()
         while !stopRequested.load(ordering: .acquiring) {
-            let now = MonotonicClock.milliseconds()
+            let beforeWait = MonotonicClock.nanoseconds()
+            busyNanoseconds &+= beforeWait - wokeAt
+            let now = beforeWait / 1_000_000
             let timeout = deferredWorkRequested ? 0 : CInt(clamping: max(0, nextTick - now))
             let count = epoll_wait(epollFD, events, CInt(eventCapacity), timeout)
+            wokeAt = MonotonicClock.nanoseconds()
             if count == -1 {
                 precondition(errno == EINTR, "epoll_wait failed with errno \(errno)")
                 continue
@@ -297,7 +310,7 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
     /// Watches paused listeners again (called every tick) and retries taking the spare descriptor.
     private func resumePausedListeners() {
         if spareFD < 0 { spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC) }
-        for index in pausedListeners where index < listeners.count {
+        for index in pausedListeners where index < listeners.count && listeners[index].fd >= 0 {
             var ev = epoll_event()
             CSockify_epoll_event_set(&ev, CSockify_EPOLLIN(), Self.pack(slot: Self.listenerSlot, generation: 0, tag: UInt8(index)))
             _ = epoll_ctl(epollFD, EPOLL_CTL_MOD, listeners[index].fd, &ev)
@@ -311,7 +324,7 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
     public private(set) var acceptFailures = 0
 
     private func acceptAll(listenerIndex: Int) {
-        guard listenerIndex < listeners.count else { return }
+        guard listenerIndex < listeners.count, listeners[listenerIndex].fd >= 0 else { return }
         let listener = listeners[listenerIndex]
         // Bounded per wake-up so one busy listener cannot starve established connections; the listener is
         // level-triggered, so what is left is reported again on the next epoll_wait.
@@ -337,5 +350,12 @@ public enum MonotonicClock {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    @inline(__always)
+    public static func nanoseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 }

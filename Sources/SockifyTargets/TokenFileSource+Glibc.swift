@@ -12,7 +12,25 @@
         )
     }
 
+    extension UnixDomainSocketDirectory {
+        /// Creates the plugin with `directory` resolved against the process's working directory now, as
+        /// websockify's constructor does.
+        ///
+        /// - Parameters:
+        ///   - directory: the `--token-source` value.
+        ///   - files: the file system.
+        public init(directory: String, files: TokenFileSource = .system) {
+            self.init(directory: directory, currentDirectory: GlibcFiles.currentDirectory(), files: files)
+        }
+    }
+
     private enum GlibcFiles {
+        static func currentDirectory() -> String {
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            guard getcwd(&buffer, buffer.count) != nil else { return "/" }
+            return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+
         static func error(_ path: String) -> TokenSourceError {
             let code = errno
             return TokenSourceError(errno: code, reason: String(cString: strerror(code)), path: path)
@@ -25,6 +43,7 @@
                 switch info.st_mode & S_IFMT {
                 case S_IFREG: .regularFile
                 case S_IFDIR: .directory
+                case S_IFSOCK: .socket
                 default: .other
                 }
             let stamp: [Int64] = [

@@ -10,7 +10,9 @@ public struct TokenFileStatus: Hashable, Sendable {
         case regularFile
         /// A directory: every regular file in it is a token file.
         case directory
-        /// Anything else (FIFO, socket, device). Skipped inside a directory; read as a file when named directly.
+        /// A Unix domain socket (`S_ISSOCK`): what UnixDomainSocketDirectory looks for.
+        case socket
+        /// Anything else (FIFO, device). Skipped inside a directory; read as a file when named directly.
         case other
     }
 

@@ -46,6 +46,9 @@ enum Deviation: String, Sendable, CaseIterable {
     /// §3: `Authorization: Basic abc` (bad base64 padding) makes websockify's plugin raise: the connection is closed
     /// with no response (`handler exception: Incorrect padding`). Sockify answers 403 like any unreadable header.
     case malformedBasicAuthClosesSilently
+    /// §5.5: a failing `--record` write (disk full) raises inside websockify's handler and ends the session.
+    /// Sockify stops recording, logs why, and keeps relaying.
+    case recordFailureEndsSession
     /// §1.5: a bind/listen failure exits 0 (`sys.exit()` with no argument). Sockify exits 1.
     case bindFailureExitsZero
 }

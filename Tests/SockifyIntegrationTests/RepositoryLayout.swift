@@ -40,7 +40,7 @@ enum RepositoryLayout {
 
     /// A system tool from a Debian package installed by tools/setup-deps.sh.
     static func systemTool(_ name: String, package: String) throws -> String {
-        for directory in ["/usr/bin", "/usr/local/bin", "/bin"] {
+        for directory in ["/usr/bin", "/usr/local/bin", "/bin", "/usr/sbin"] {
             let path = "\(directory)/\(name)"
             if FileManager.default.isExecutableFile(atPath: path) { return path }
         }

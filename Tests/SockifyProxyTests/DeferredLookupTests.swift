@@ -70,7 +70,10 @@ struct DeferredLookupTests {
         defer { proxy.stop() }
         let client = try TestClient(port: proxy.port)
         try client.sendRequest(path: "/websockify?token=slow")
-        for _ in 0..<200 where replies.withLock({ $0.isEmpty }) { ReactorThread.sleep(milliseconds: 10) }
+        for _ in 0..<200 {
+            if !replies.withLock({ $0.isEmpty }) { break }
+            ReactorThread.sleep(milliseconds: 10)
+        }
         let reply = try #require(replies.withLock { $0.first })
         client.close()
         // The proxy notices the close only once it reads again; the answer must not resurrect the connection.
@@ -171,11 +174,13 @@ final class EchoTarget: Sendable {
         thread = try ReactorThread.start(pinnedTo: nil) {
             while true {
                 let client = accept(fd, nil, nil)
+                if client < 0 && errno == EINTR { continue }
                 guard client >= 0 else { return }
                 _ = try? ReactorThread.start(pinnedTo: nil) {
                     var buffer = [UInt8](repeating: 0, count: 4096)
                     while true {
                         let n = buffer.withUnsafeMutableBytes { read(client, $0.baseAddress, $0.count) }
+                        if n < 0 && errno == EINTR { continue }
                         if n <= 0 { break }
                         _ = buffer.withUnsafeBytes { write(client, $0.baseAddress, n) }
                     }
@@ -258,6 +263,7 @@ final class TestClient {
         var buffer = [UInt8](repeating: 0, count: 1024)
         while true {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 && errno == EINTR { continue }
             if n == 0 || (n < 0 && errno == ECONNRESET) { return seen }
             try #require(n > 0, "recv: errno \(errno) (timeout waiting for the close?)")
             seen += buffer[0..<n]
@@ -265,7 +271,10 @@ final class TestClient {
     }
 
     private func send(_ bytes: [UInt8]) throws {
-        let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var n = -1
+        repeat {
+            n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        } while n < 0 && errno == EINTR
         try #require(n == bytes.count, "send: errno \(errno)")
     }
 
@@ -274,6 +283,7 @@ final class TestClient {
         var got = 0
         while got < count {
             let n = result.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + got, count - got, 0) }
+            if n < 0 && errno == EINTR { continue }  // other suites in this process send signals (SIGCHLD…)
             try #require(n > 0, "recv: \(n), errno \(errno)")
             got += n
         }

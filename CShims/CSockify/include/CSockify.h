@@ -40,6 +40,10 @@ void CSockify_CPU_ZERO(cpu_set_t *_Nonnull set);
 void CSockify_CPU_SET(int cpu, cpu_set_t *_Nonnull set);
 int CSockify_pthread_setaffinity_np(pthread_t thread, size_t size, const cpu_set_t *_Nonnull set);
 
+// close_range(2) (glibc >= 2.34) is declared only under _GNU_SOURCE; Daemon.swift closes every inherited
+// descriptor but a keep-list with it. Fails with ENOSYS on kernels older than 5.9 (the caller then loops).
+int CSockify_close_range(unsigned first, unsigned last);
+
 // ---- io_uring (URing*.swift) ------------------------------------------------------------------------------------
 // Most of liburing 2.3 imports as is, static inline helpers included (io_uring_prep_*, io_uring_cq_ready,
 // io_uring_cq_advance, io_uring_buf_ring_add/advance). Only these cannot be reached:
