@@ -99,6 +99,7 @@ func makeConfiguration(_ options: WebsockifyOptions, logger: Logger) throws(Conf
     config.traffic = options.traffic
     config.daemon = options.daemon
     config.proxyProtocol = options.proxyProtocol
+    config.structuredLogs = options.jsonLogs
     config.trustedProxies = options.trustedProxies
     if let metrics = options.metrics, let port = metrics.tcpPort {
         config.metricsListen = (metrics.host.isEmpty ? "127.0.0.1" : metrics.host, port)

@@ -2,6 +2,7 @@
 // optional `--log-file` and `--syslog` outputs.
 import Glibc
 import Logging
+import SockifyProxy
 import SockifyReactor
 import Synchronization
 
@@ -18,6 +19,8 @@ struct PlainLogHandler: LogHandler {
     private let descriptors: [CInt]
     /// `--syslog`'s sender, if any.
     private let syslog: SyslogSink?
+    /// `--log-format json`: one JSON object per line (a message that already is one is written as is).
+    private let json: Bool
     private static let lock = Mutex<Void>(())
 
     /// - Parameters:
@@ -25,8 +28,11 @@ struct PlainLogHandler: LogHandler {
     ///   - logFile: a descriptor from `openLogFile(_:)`.
     ///   - syslog: the `--syslog` sender.
     ///   - standardError: the descriptor standing for stderr (2; tests pass a pipe).
-    init(level: Logger.Level, logFile: CInt? = nil, syslog: SyslogSink? = nil, standardError: CInt = 2) {
+    init(
+        level: Logger.Level, logFile: CInt? = nil, syslog: SyslogSink? = nil, standardError: CInt = 2, json: Bool = false
+    ) {
         logLevel = level
+        self.json = json
         descriptors = [standardError] + (logFile.map { [$0] } ?? [])
         self.syslog = syslog
     }
@@ -47,7 +53,7 @@ struct PlainLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         let message = "\(event.message)"
-        var line = message + "\n"
+        var line = (json ? Self.jsonLine(message, level: event.level) : message) + "\n"
         // One write per line, under a lock: reactor threads log concurrently and lines must not interleave.
         // Errors are dropped, as Python's handlers report them only on stderr, which may be the failing output.
         Self.lock.withLock { _ in
@@ -56,5 +62,15 @@ struct PlainLogHandler: LogHandler {
             }
         }
         syslog?.send(level: event.level, message: message)
+    }
+
+    /// `{"time": …, "level": …, "message": …}`, or `message` itself when it is already a JSON object (the per-session
+    /// summary), with the time and level added in front.
+    static func jsonLine(_ message: String, level: Logger.Level) -> String {
+        let head = "{\"time\":\"\(WallClock.iso8601UTC())\",\"level\":\"\(level)\","
+        if message.hasPrefix("{") && message.hasSuffix("}") {
+            return head + message.dropFirst()
+        }
+        return head + "\"message\":" + JSONText.string(message) + "}"
     }
 }

@@ -126,6 +126,8 @@ struct WebsockifyOptions: Equatable, Sendable {
 
     /// `--metrics=HOST:PORT`: the metrics/health listener.
     var metrics: HostPort?
+    /// `--log-format=json`: one JSON object per log line, with a structured per-session summary.
+    var jsonLogs = false
     /// `--proxy-protocol`: a PROXY v1/v2 header starts every connection.
     var proxyProtocol = false
     /// `--trusted-proxy=CIDRS`: peers whose Forwarded / X-Forwarded-For headers are believed.

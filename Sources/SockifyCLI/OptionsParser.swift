@@ -79,6 +79,7 @@ let optionTable: [OptionSpec] = [
     OptionSpec(long: "--metrics", kind: .string, isExtra: true),
     OptionSpec(long: "--proxy-protocol", kind: .flag, isExtra: true),
     OptionSpec(long: "--trusted-proxy", kind: .string, isExtra: true),
+    OptionSpec(long: "--log-format", kind: .choice(["text", "json"]), isExtra: true),
 ]
 
 /// Parses a `sockify` command line exactly as websockify 0.13.0 parses its own.
@@ -340,6 +341,7 @@ private func validate(_ scan: OptionScan, arguments: [String], environment: Pars
     options.sessionIdleTimeout = scan.integers["--session-idle-timeout"] ?? 0
     options.bufferSize = scan.integers["--buffer-size"] ?? WebsockifyOptions.defaultBufferSize
     options.proxyProtocol = flag("--proxy-protocol")
+    options.jsonLogs = string("--log-format") == "json"
     if let metrics = string("--metrics") {
         do {
             options.metrics = try HostPort.parseListen(metrics)

@@ -115,6 +115,8 @@ let sockifyOptionHelp = """
       --trusted-proxy=CIDRS
                             trust Forwarded/X-Forwarded-For from these peers
                             (comma-separated addresses or ranges)
+      --log-format=FORMAT   text (websockify's lines, the default) or json (one
+                            object per line, structured session summaries)
     """
 
 /// The full `--help` text (optparse `format_help`): usage, a blank line, the options. Printed to standard output;

@@ -57,7 +57,10 @@ if let destination = options.syslog {
         exit(1)
     }
 }
-LoggingSystem.bootstrap { [logFile, syslog] _ in PlainLogHandler(level: logLevel, logFile: logFile, syslog: syslog) }
+let jsonLogs = options.jsonLogs
+LoggingSystem.bootstrap { [logFile, syslog] _ in
+    PlainLogHandler(level: logLevel, logFile: logFile, syslog: syslog, json: jsonLogs)
+}
 let logger = Logger(label: "sockify")
 
 // systemd socket activation: when LISTEN_PID names this process, the first passed socket (descriptor 3) replaces a

@@ -4,6 +4,7 @@ import Crypto
 import SockifyBuffers
 import SockifyProtocol
 import SockifyReactor
+import SockifyTargets
 
 /// A client connection and, once upgraded, its target connection.
 ///
@@ -44,6 +45,8 @@ final class Connection: ReactorHandler {
     var awaitsProxyHeader: Bool
     /// A connection on the `--metrics` listener.
     var servesMetrics = false
+    /// The request target of the upgrade (structured logs only).
+    var upgradeTarget: String?
     /// Monotonic ns when the target lookup started (metrics).
     var lookupStartedAt: Int64 = 0
     var token = Token(slot: 0, generation: 0)
@@ -477,6 +480,7 @@ final class Connection: ReactorHandler {
         let reply = TargetReply { decision in
             worker.reactor.execute { worker.lookupFinished(token, decision) }
         }
+        if worker.configuration.structuredLogs { upgradeTarget = head.target }
         lookupStartedAt = MonotonicClock.nanoseconds()
         guard let decision = worker.configuration.lookupTarget(request, reply) else {
             pendingUpgrade = (head, headLength)
@@ -1125,12 +1129,32 @@ final class Connection: ReactorHandler {
             worker.metrics.closeCodeSent(closeCode?.rawValue ?? CloseCode.abnormalClosure.rawValue)
             let seconds = Double(MonotonicClock.milliseconds() - startedAt) / 1000
             let code = closeCode.map { "\($0.rawValue)" } ?? "none"
-            worker.log(
-                "\(peerHost) - - [\(worker.logTimestamp())] session closed: target \(target.map { "\($0)" } ?? "-"), "
-                    + "client->target \(bytesToTarget) bytes, target->client \(bytesToClient) bytes, "
-                    + "duration \(Self.formatSeconds(seconds))s, close \(code)")
+            if worker.configuration.structuredLogs {
+                worker.log(structuredSummary(seconds: seconds))
+            } else {
+                worker.log(
+                    "\(peerHost) - - [\(worker.logTimestamp())] session closed: target \(target.map { "\($0)" } ?? "-"), "
+                        + "client->target \(bytesToTarget) bytes, target->client \(bytesToClient) bytes, "
+                        + "duration \(Self.formatSeconds(seconds))s, close \(code)")
+            }
         }
         worker.connectionFinished(self, wasWebSocket: isWebSocket)
+    }
+
+    /// The session summary as one JSON object (`--log-format json`).
+    private func structuredSummary(seconds: Double) -> String {
+        var fields: [(String, String)] = [
+            ("event", JSONText.string("session_closed")), ("id", "\(handlerID)"), ("client", JSONText.string(peerHost)),
+        ]
+        let token = upgradeTarget.flatMap { TokenQuery.token(inRequestTarget: $0) }
+        fields.append(("token", token.map(JSONText.string) ?? "null"))
+        fields.append(("path", upgradeTarget.map(JSONText.string) ?? "null"))
+        fields.append(("target", target.map { JSONText.string("\($0)") } ?? "null"))
+        fields.append(("bytes_client_to_target", "\(bytesToTarget)"))
+        fields.append(("bytes_target_to_client", "\(bytesToClient)"))
+        fields.append(("duration_seconds", Self.formatSeconds(seconds)))
+        fields.append(("close_code", closeCode.map { "\($0.rawValue)" } ?? "null"))
+        return "{" + fields.map { JSONText.string($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
     }
 
     private static func formatSeconds(_ value: Double) -> String {

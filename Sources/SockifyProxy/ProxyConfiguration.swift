@@ -115,6 +115,9 @@ public struct ProxyConfiguration: Sendable {
     public var trustedProxies: [AddressRange] = []
     /// `--metrics HOST:PORT`: a separate listener serving `/metrics` (Prometheus text) and `/healthz`.
     public var metricsListen: (host: String, port: UInt16)?
+    /// `--log-format json`: each WebSocket's summary is one JSON object (id, client, token, target, bytes, duration,
+    /// close code) instead of the text line.
+    public var structuredLogs = false
     /// `Server:` header value.
     public var serverName = "Sockify"
 

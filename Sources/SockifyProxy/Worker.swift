@@ -70,7 +70,7 @@ final class Worker: @unchecked Sendable {
         if !isUnix { Sockets.setNoDelay(fd) }
         let connection = Connection(
             worker: self, fd: fd, peer: peer, peerHost: address, now: MonotonicClock.milliseconds(),
-            handlerID: configuration.recordPath == nil ? 0 : server.nextHandlerID())
+            handlerID: configuration.recordPath == nil && !configuration.structuredLogs ? 0 : server.nextHandlerID())
         connection.token = reactor.add(connection)
         do {
             try reactor.register(fd, for: connection.token, tag: Connection.clientTag)

@@ -170,6 +170,63 @@ extension ProxyBinaryTests {
             }
         }
 
+        @Test("--log-format json: every line is a JSON object; the session summary has its fields")
+        func jsonLogs() async throws {
+            let target = try LoopbackTarget(.echo)
+            defer { target.stop() }
+            let scratch = try ScratchDirectory()
+            defer { scratch.remove() }
+            try "vm1: 127.0.0.1:\(target.port)\n".write(toFile: scratch.path("tokens"), atomically: true, encoding: .utf8)
+            let proxy = try await ProxyUnderTest.start(
+                options: ["--log-format", "json", "--target-config", scratch.path("tokens")], target: [])
+            defer { proxy.stop() }
+            let echo = try await WebSocketClientResult.run(
+                "echo", url: proxy.url + "/websockify?token=vm1", ["--total", "3000"])
+            #expect(echo.error == nil)
+            #expect(try await proxy.waitForLog("\"event\":\"session_closed\""), "log:\n\(proxy.log)")
+            var summary: [String: Any]?
+            for line in proxy.log.split(separator: "\n") {
+                let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                #expect(object?["time"] is String && object?["level"] is String, "not a JSON log line: \(line)")
+                if object?["event"] as? String == "session_closed" { summary = object }
+            }
+            let fields = try #require(summary)
+            #expect(fields["client"] as? String == "127.0.0.1")
+            #expect(fields["token"] as? String == "vm1")
+            #expect(fields["target"] as? String == "127.0.0.1:\(target.port)")
+            #expect(fields["bytes_client_to_target"] as? Int == 3000)
+            #expect(fields["bytes_target_to_client"] as? Int == 3000)
+            #expect(fields["close_code"] as? Int == 1000)
+            #expect(fields["duration_seconds"] is Double || fields["duration_seconds"] is Int)
+        }
+
+        @Test("takeover: a new instance binds the same port (SO_REUSEPORT) while the old one drains its sessions")
+        func takeover() async throws {
+            try await withProxy(to: .echo, options: ["--timeout", "2"]) { old, target in
+                let steady = try await SteadySessions.start(url: old.url, ["--count", "1", "--seconds", "4"])
+                let new = try SpawnedProcess(
+                    try RepositoryLayout.sockify(), ["127.0.0.1:\(old.port)", "127.0.0.1:\(target.port)"])
+                defer { new.terminate() }
+                let started = try await offload { () -> Bool in
+                    for _ in 0..<200 {
+                        if new.stderr.contains("proxying from") { return true }
+                        if !new.isRunning { return false }
+                        usleep(25_000)  // bounded readiness poll of a separate process
+                    }
+                    return false
+                }
+                #expect(started, "the second instance must bind the same port: \(new.stderr)")
+                #expect(try await old.waitForLog("listener exit due to --timeout 2"))
+                // The old instance no longer accepts: every new client reaches the new one.
+                for _ in 0..<10 {
+                    let echo = try await WebSocketClientResult.run("echo", url: old.url, ["--total", "1000"])
+                    #expect(echo.error == nil && echo.received == 1000)
+                }
+                #expect(occurrences(of: "Plain non-SSL", in: new.stderr) == 10, "new instance log:\n\(new.stderr)")
+                ProxyBinaryTests.Faults.expectUntouched(try await steady.finish(), count: 1)
+            }
+        }
+
         @Test("systemd socket activation: LISTEN_FDS replaces the listen argument (systemd-socket-activate)")
         func socketActivation() async throws {
             let activate = try RepositoryLayout.systemTool("systemd-socket-activate", package: "systemd")
