@@ -68,8 +68,17 @@ public enum JWTKey: Sendable {
         if let key = try? P521.Signing.PrivateKey(pemRepresentation: text) {
             return .p521(x963: Array(key.publicKey.x963Representation))
         }
-        if let key = try? _RSA.Signing.PublicKey(unsafePEMRepresentation: text) { return .rsa(key) }
-        if let key = try? _RSA.Signing.PrivateKey(unsafePEMRepresentation: text) { return .rsa(key.publicKey) }
+        // RSA public keys are decoded here, not by `_RSA.Signing.PublicKey(pemRepresentation:)`: in swift-crypto
+        // 3.12 that initializer frees its key twice when the input is not an RSA public key (seen by ASan), so it
+        // only ever gets a modulus and exponent that are already known to be well-formed.
+        if let (modulus, exponent) = RSAPublicKeyDER.components(pem: text),
+            let key = try? _RSA.Signing.PublicKey(n: modulus, e: exponent)
+        {
+            return .rsa(key)
+        }
+        if text.contains("PRIVATE KEY-----"), let key = try? _RSA.Signing.PrivateKey(unsafePEMRepresentation: text) {
+            return .rsa(key.publicKey)
+        }
         return nil
     }
 

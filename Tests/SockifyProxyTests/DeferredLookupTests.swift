@@ -15,8 +15,10 @@ struct DeferredLookupTests {
         let echo = try EchoTarget()
         defer { echo.stop() }
         let port = echo.port
+        let answerers = ThreadBag()
+        defer { answerers.joinAll() }
         let proxy = try InProcessProxy { _, reply in
-            _ = try? ReactorThread.start(pinnedTo: nil) {
+            answerers.spawn {
                 ReactorThread.sleep(milliseconds: 50)
                 reply(.connect(.tcp(host: "127.0.0.1", port: port)))
             }
@@ -45,9 +47,11 @@ struct DeferredLookupTests {
 
     @Test("a deferred reject closes the connection with zero bytes and logs its line")
     func deferredReject() throws {
+        let answerers = ThreadBag()
+        defer { answerers.joinAll() }
         let proxy = try InProcessProxy { request, reply in
             let client = request.clientHost
-            _ = try? ReactorThread.start(pinnedTo: nil) { reply(.reject(logLine: "\(client): Token 'x' not found")) }
+            answerers.spawn { reply(.reject(logLine: "\(client): Token 'x' not found")) }
             return nil
         }
         defer { proxy.stop() }
@@ -67,7 +71,12 @@ struct DeferredLookupTests {
             replies.withLock { $0.append(reply) }
             return nil
         }
-        defer { proxy.stop() }
+        // The resolver (held by every worker's configuration) keeps `replies`, whose replies hold the worker: drop
+        // them once the proxy has stopped, or the cycle outlives the test (LeakSanitizer).
+        defer {
+            proxy.stop()
+            replies.withLock { $0.removeAll() }
+        }
         let client = try TestClient(port: proxy.port)
         try client.sendRequest(path: "/websockify?token=slow")
         for _ in 0..<200 {
@@ -150,11 +159,26 @@ struct LineCollector: LogHandler, Sendable {
     func log(event: LogEvent) { store.lines.withLock { $0.append("\(event.message)") } }
 }
 
+/// Threads a test starts and joins before it ends (ThreadSanitizer reports threads nobody joined).
+final class ThreadBag: Sendable {
+    private let threads = Mutex<[ReactorThread]>([])
+
+    func spawn(_ body: @escaping @Sendable () -> Void) {
+        guard let thread = try? ReactorThread.start(pinnedTo: nil, body) else { return }
+        threads.withLock { $0.append(thread) }
+    }
+
+    func joinAll() {
+        for thread in threads.withLock({ $0 }) { thread.join() }
+    }
+}
+
 /// A blocking TCP echo server on 127.0.0.1 with one thread per connection.
 final class EchoTarget: Sendable {
     let listener: CInt
     let port: UInt16
     private let thread: ReactorThread
+    private let connections = ThreadBag()
 
     init() throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -171,12 +195,13 @@ final class EchoTarget: Sendable {
         try #require(listen(fd, 16) == 0)
         listener = fd
         port = UInt16(bigEndian: address.sin_port)
+        let connections = self.connections
         thread = try ReactorThread.start(pinnedTo: nil) {
             while true {
                 let client = accept(fd, nil, nil)
                 if client < 0 && errno == EINTR { continue }
                 guard client >= 0 else { return }
-                _ = try? ReactorThread.start(pinnedTo: nil) {
+                connections.spawn {
                     var buffer = [UInt8](repeating: 0, count: 4096)
                     while true {
                         let n = buffer.withUnsafeMutableBytes { read(client, $0.baseAddress, $0.count) }
@@ -190,10 +215,13 @@ final class EchoTarget: Sendable {
         }
     }
 
+    /// Stops accepting and waits for the connection threads (their peers, the proxy's target sockets, are closed by
+    /// then: stop the proxy first).
     func stop() {
         shutdown(listener, Int32(SHUT_RDWR))
         Glibc.close(listener)
         thread.join()
+        connections.joinAll()
     }
 }
 

@@ -30,5 +30,7 @@ let package = Package(
         harness("FuzzFrames", ["SockifyProtocol"]),
         harness("FuzzTokenFile", ["SockifyTargets"]),
         harness("FuzzMasking", ["SockifyProtocol"]),
+        harness("FuzzProxyHeader", ["SockifyProtocol"]),
+        harness("FuzzJWT", ["SockifyTargets"]),
     ]
 )
