@@ -22,18 +22,6 @@ extension ProxyBinaryTests {
             return (result.status, body)
         }
 
-        /// Waits until a separate process accepts on `port` (bounded).
-        static func waitForPort(_ port: UInt16, _ process: SpawnedProcess) async throws -> Bool {
-            try await offload { () -> Bool in
-                for _ in 0..<200 {
-                    if LoopbackSocket.accepts(port: port) { return true }
-                    if !process.isRunning { return false }
-                    usleep(25_000)  // bounded readiness poll of a separate process
-                }
-                return false
-            }
-        }
-
         @Test("--metrics: /metrics counts sessions, bytes, failures and close codes; /healthz says ready")
         func metrics() async throws {
             let metricsPort = try LoopbackSocket.freePort()
@@ -100,7 +88,7 @@ extension ProxyBinaryTests {
                 try config.write(toFile: scratch.path("haproxy.cfg"), atomically: true, encoding: .utf8)
                 let balancer = try SpawnedProcess(haproxy, ["-db", "-f", scratch.path("haproxy.cfg")])
                 defer { balancer.terminate() }
-                #expect(try await Self.waitForPort(port, balancer), "haproxy: \(balancer.stderr)")
+                #expect(try await LoopbackSocket.waitUntilAccepting(port: port, while: balancer), "haproxy: \(balancer.stderr)")
                 let result: SourceClientResult = try await PythonPeer.run(
                     "source_client.py", ["--port", "\(port)", "--source", "127.0.0.2"])
                 #expect(result.error == nil)
@@ -153,7 +141,7 @@ extension ProxyBinaryTests {
                 try config.write(toFile: scratch.path("nginx.conf"), atomically: true, encoding: .utf8)
                 let server = try SpawnedProcess(nginx, ["-p", prefix, "-c", scratch.path("nginx.conf")])
                 defer { server.terminate() }
-                #expect(try await Self.waitForPort(port, server), "nginx: \(server.stderr)")
+                #expect(try await LoopbackSocket.waitUntilAccepting(port: port, while: server), "nginx: \(server.stderr)")
                 let result: SourceClientResult = try await PythonPeer.run(
                     "source_client.py", ["--port", "\(port)", "--source", "127.0.0.3"])
                 #expect(result.status == 101, "\(result)")
@@ -239,7 +227,7 @@ extension ProxyBinaryTests {
                 ["-l", "127.0.0.1:\(port)", try RepositoryLayout.sockify(), "127.0.0.1:\(unused)",
                  "127.0.0.1:\(target.port)"])
             defer { process.terminate() }
-            #expect(try await Self.waitForPort(port, process), "\(process.stderr)")
+            #expect(try await LoopbackSocket.waitUntilAccepting(port: port, while: process), "\(process.stderr)")
             let echo = try await WebSocketClientResult.run(
                 "echo", url: "ws://127.0.0.1:\(port)", ["--total", "20000"])
             #expect(echo.error == nil, "log:\n\(process.stderr)")

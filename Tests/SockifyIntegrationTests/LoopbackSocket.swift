@@ -42,6 +42,19 @@ enum LoopbackSocket {
         return true
     }
 
+    /// Waits (bounded: 200 × 25 ms) until something accepts on 127.0.0.1:`port`; false if it never does or
+    /// `process`, the program expected to listen, exits first.
+    static func waitUntilAccepting(port: UInt16, while process: SpawnedProcess? = nil) async throws -> Bool {
+        try await offload { () -> Bool in
+            for _ in 0..<200 {
+                if accepts(port: port) { return true }
+                if let process, !process.isRunning { return false }
+                usleep(25_000)  // bounded readiness poll of a separate process, not synchronisation
+            }
+            return false
+        }
+    }
+
     /// A connected socket to 127.0.0.1:`port`.
     static func connect(port: UInt16) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)

@@ -71,13 +71,7 @@ extension ProxyBinaryTests {
                 try RepositoryLayout.sockify(),
                 ["--heartbeat", "1", "--pong-timeout", "3", "0.0.0.0:\(port)", "127.0.0.1:\(target.port)"])
             defer { proxy.terminate() }
-            let up = try await offload { () -> Bool in
-                for _ in 0..<200 {
-                    if LoopbackSocket.accepts(port: port) { return true }
-                    usleep(25_000)  // bounded readiness poll of a separate process
-                }
-                return false
-            }
+            let up = try await LoopbackSocket.waitUntilAccepting(port: port, while: proxy)
             try #require(up, "sockify did not start: \(proxy.stderr)")
 
             // The doomed client: inside the namespace, one idle session (the library answers pings) for 60 s.

@@ -17,15 +17,7 @@ final class RedisUnderTest: Sendable {
             let port = try LoopbackSocket.freePort()
             let process = try SpawnedProcess(
                 server, ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            let ready = try await offload { () -> Bool in
-                for _ in 0..<200 {
-                    if LoopbackSocket.accepts(port: port) { return true }
-                    if !process.isRunning { return false }
-                    usleep(25_000)  // bounded readiness poll of a separate process
-                }
-                return false
-            }
-            if ready {
+            if try await LoopbackSocket.waitUntilAccepting(port: port, while: process) {
                 self.port = port
                 self.process = process
                 return
@@ -112,13 +104,7 @@ extension ProxyBinaryTests {
                 try RepositoryLayout.python(),
                 ["-m", "http.server", "--bind", "127.0.0.1", "--directory", scratch.url.path, "\(httpPort)"])
             defer { http.terminate() }
-            let up = try await offload { () -> Bool in
-                for _ in 0..<200 {
-                    if LoopbackSocket.accepts(port: httpPort) { return true }
-                    usleep(25_000)  // bounded readiness poll of a separate process
-                }
-                return false
-            }
+            let up = try await LoopbackSocket.waitUntilAccepting(port: httpPort, while: http)
             #expect(up, "python http.server did not start: \(http.stderr)")
             for (plugin, folder) in [("JSONTokenApi", "json"), ("BaseTokenAPI", "plain")] {
                 let proxy = try await ProxyUnderTest.start(
