@@ -134,7 +134,7 @@ struct WebsockifyOptions: Equatable, Sendable {
     var trustedProxies: [AddressRange] = []
 
     /// The default of `--buffer-size`.
-    static let defaultBufferSize = 64 * 1024
+    static let defaultBufferSize = 256 * 1024
     /// The default of `--handshake-timeout`, in seconds.
     static let defaultHandshakeTimeout = 10
 

@@ -107,7 +107,7 @@ let sockifyOptionHelp = """
                             close a WebSocket with no traffic in either direction
                             for SECONDS (default 0: never)
       --buffer-size=BYTES   receive buffer per direction, held only while bytes
-                            are in flight (default 65536)
+                            are in flight (default 262144)
       --metrics=HOST:PORT   serve Prometheus /metrics and /healthz on a separate
                             listener
       --proxy-protocol      every connection starts with a PROXY protocol v1/v2

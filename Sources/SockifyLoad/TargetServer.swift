@@ -150,6 +150,10 @@ final class TargetConnection: ReactorHandler {
         // Bounded: each read moves bytes or ends the loop; reading pauses while output is blocked (backpressure).
         while role != .closed && pending == nil {
             let status: IOStatus
+            // The read overwrites the shared scratch, so the source bytes cached there are gone: without this, a
+            // source connection resumed after a blocked send re-sent another connection's received bytes
+            // (docs/reliability.md finding 8).
+            worker.scratchOwner = nil
             do {
                 status = try Sockets.receive(fd, into: worker.scratch, count: TargetWorker.scratchCapacity)
             } catch {

@@ -99,7 +99,7 @@ public struct ProxyConfiguration: Sendable {
     /// Largest HTTP request head accepted (431 beyond).
     public var maxRequestHeadBytes = 16 * 1024
     /// Bytes per receive buffer (one per direction, held only while bytes are in flight).
-    public var bufferSize = 64 * 1024
+    public var bufferSize = 256 * 1024
     /// `--record FILE` (absolute): each WebSocket session is recorded to `FILE.<n>` in websockify's format.
     public var recordPath: String?
     /// Wrap mode: `'<command>' (port N)`, logged as `connecting to command: …` instead of the loopback target.

@@ -100,7 +100,7 @@ struct UsageTests {
         #expect(text.hasPrefix(expected))
         #expect(text.dropFirst(expected.count).hasPrefix("  --workers=N "))
         #expect(text.contains("epoll, io_uring\n"))
-        #expect(text.contains("are in flight (default 65536)\n"))
+        #expect(text.contains("are in flight (default 262144)\n"))
         #expect(text.hasSuffix("object per line, structured session summaries)\n"))
         #expect(!text.split(separator: "\n").contains { $0.count > 78 })
     }
