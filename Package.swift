@@ -29,7 +29,7 @@ let package = Package(
         .target(
             name: "CSockify", path: "CShims/CSockify",
             cSettings: [.define("_GNU_SOURCE")],
-            linkerSettings: [.linkedLibrary("uring")]),
+            linkerSettings: [.linkedLibrary("uring"), .linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         // Pure RFC 6455: no dependencies. Ever.
         .target(name: "SockifyProtocol", swiftSettings: swift6),
         .target(name: "SockifyBuffers", swiftSettings: swift6),

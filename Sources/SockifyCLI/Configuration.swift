@@ -1,6 +1,7 @@
 // Maps parsed websockify options to a ProxyConfiguration, refusing (never silently ignoring) what is not built yet.
 import Logging
 import SockifyProxy
+import SockifyReactor
 import SockifyTargets
 
 /// A configuration that cannot run; exit status 1 with this message.
@@ -105,7 +106,50 @@ func makeConfiguration(_ options: WebsockifyOptions, logger: Logger) throws(Conf
         config.metricsListen = (metrics.host.isEmpty ? "127.0.0.1" : metrics.host, port)
     }
     if options.wrapCommand != nil { config.wrappedCommand = description }
+    try configureTLS(&config, options)
     return config
+}
+
+/// `--cert` and friends → the server's TLS context (loaded now: a broken certificate or key is an error at
+/// start-up, not per connection); `--ssl-target` → the client context for targets.
+private func configureTLS(_ config: inout ProxyConfiguration, _ options: WebsockifyOptions) throws(ConfigurationError) {
+    var settings = TLSServerSettings(certificate: TLSCertificateFiles(certificateFile: options.cert, keyFile: options.key))
+    settings.sniCertificates = options.sniCertificates.map {
+        TLSCertificateFiles(certificateFile: $0.certificate, keyFile: $0.key)
+    }
+    settings.keyPassword = options.keyPassword
+    settings.verifyClient = options.verifyClient
+    settings.caFile = options.cafile
+    // Python ≥ 3.10's default context already starts at TLS 1.2, so `default`, `tlsv1_1` and `tlsv1_2` are the same.
+    settings.minimumVersion = options.sslVersion == .tlsv1_3 ? .tls1_3 : .tls1_2
+    settings.ciphers = options.sslCiphers
+    settings.kernelTLS = options.kernelTLS
+    do {
+        let context = try TLSServerContext(settings: settings)
+        if context.hasCertificate && options.proxyProtocol {
+            throw ConfigurationError(
+                message: "--proxy-protocol with TLS on the same port is not supported yet: terminate TLS at the "
+                    + "balancer, or remove the certificate \(options.cert)")
+        }
+        config.tls = context
+    } catch let error as ConfigurationError {
+        throw error
+    } catch {
+        throw ConfigurationError(message: "TLS: \(error)")
+    }
+    config.sslOnly = options.sslOnly
+    if options.sslTarget {
+        var client = TLSClientSettings()
+        client.verifyPeer = !options.sslTargetInsecure
+        client.caFile = options.sslTargetCAFile
+        client.kernelTLS = options.kernelTLS
+        do {
+            config.targetTLS = try TLSClientContext(settings: client)
+        } catch {
+            throw ConfigurationError(message: "--ssl-target: \(error)")
+        }
+        config.targetTLSName = options.sslTargetName
+    }
 }
 
 /// The `--auth-plugin` with its `--auth-source`; `BasePlugin` (allow everyone) is no plugin at all.
@@ -113,19 +157,14 @@ func authPlugin(_ options: WebsockifyOptions) -> AuthPlugin? {
     switch options.authPlugin {
     case .basicHTTPAuth?: .basicHTTP(credentials: options.authSource ?? "")
     case .expectOrigin?: .expectOrigin((options.authSource ?? "").split(separator: " ").map(String.init))
-    case .basePlugin?, .clientCertCNAuth?, nil: nil
+    case .clientCertCNAuth?: .clientCertCN((options.authSource ?? "").split(separator: " ").map(String.init))
+    case .basePlugin?, nil: nil
     }
 }
 
 /// Options that websockify has and Sockify does not implement yet: refused with a clear message (exit 1).
 private func refuseUnimplemented(_ options: WebsockifyOptions) throws(ConfigurationError) {
     var unsupported: [String] = []
-    if options.sslOnly { unsupported.append("--ssl-only") }
-    if options.sslTarget { unsupported.append("--ssl-target") }
-    if options.verifyClient { unsupported.append("--verify-client") }
-    if options.authPlugin == .clientCertCNAuth {
-        unsupported.append("--auth-plugin ClientCertCNAuth (it needs TLS client certificates)")
-    }
     if options.ioBackend == .ioUring { unsupported.append("--io-backend io_uring") }
     if !unsupported.isEmpty {
         throw ConfigurationError(

@@ -132,6 +132,16 @@ struct WebsockifyOptions: Equatable, Sendable {
     var proxyProtocol = false
     /// `--trusted-proxy=CIDRS`: peers whose Forwarded / X-Forwarded-For headers are believed.
     var trustedProxies: [AddressRange] = []
+    /// `--sni-cert=CERT[:KEY],…`: further certificates, chosen by the client's SNI name (absolute paths).
+    var sniCertificates: [CertificatePaths] = []
+    /// `--ktls=auto|off`: offer kernel TLS for client (and target) sessions.
+    var kernelTLS = true
+    /// `--ssl-target-cafile=FILE`: CAs that verify a TLS target (default: the system's).
+    var sslTargetCAFile: String?
+    /// `--ssl-target-name=NAME`: the name a TLS target's certificate must carry (default: the target host).
+    var sslTargetName: String?
+    /// `--ssl-target-insecure`: do not verify TLS targets (self-signed VNC servers).
+    var sslTargetInsecure = false
 
     /// The default of `--buffer-size`.
     static let defaultBufferSize = 256 * 1024
@@ -161,6 +171,12 @@ enum SyslogDestination: Equatable, Sendable {
     case udp(host: String, port: Int)
     /// A local datagram socket such as `/dev/log`, absolute.
     case localSocket(path: String)
+}
+
+/// A certificate file and its key file (nil: the key is in the certificate file).
+struct CertificatePaths: Equatable, Sendable {
+    var certificate: String
+    var key: String?
 }
 
 /// `--ssl-version`'s choices.

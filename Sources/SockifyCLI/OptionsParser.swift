@@ -80,6 +80,11 @@ let optionTable: [OptionSpec] = [
     OptionSpec(long: "--proxy-protocol", kind: .flag, isExtra: true),
     OptionSpec(long: "--trusted-proxy", kind: .string, isExtra: true),
     OptionSpec(long: "--log-format", kind: .choice(["text", "json"]), isExtra: true),
+    OptionSpec(long: "--sni-cert", kind: .string, isExtra: true),
+    OptionSpec(long: "--ktls", kind: .choice(["auto", "off"]), isExtra: true),
+    OptionSpec(long: "--ssl-target-cafile", kind: .string, isExtra: true),
+    OptionSpec(long: "--ssl-target-name", kind: .string, isExtra: true),
+    OptionSpec(long: "--ssl-target-insecure", kind: .flag, isExtra: true),
 ]
 
 /// Parses a `sockify` command line exactly as websockify 0.13.0 parses its own.
@@ -342,6 +347,17 @@ private func validate(_ scan: OptionScan, arguments: [String], environment: Pars
     options.bufferSize = scan.integers["--buffer-size"] ?? WebsockifyOptions.defaultBufferSize
     options.proxyProtocol = flag("--proxy-protocol")
     options.jsonLogs = string("--log-format") == "json"
+    options.kernelTLS = string("--ktls") != "off"
+    options.sslTargetCAFile = absoluteIfGiven("--ssl-target-cafile")
+    options.sslTargetName = string("--ssl-target-name")
+    options.sslTargetInsecure = flag("--ssl-target-insecure")
+    if let list = string("--sni-cert") {
+        for item in list.split(separator: ",") where !item.isEmpty {
+            let parts = item.split(separator: ":", maxSplits: 1).map(String.init)
+            options.sniCertificates.append(
+                CertificatePaths(certificate: absolute(parts[0]), key: parts.count > 1 ? absolute(parts[1]) : nil))
+        }
+    }
     if let metrics = string("--metrics") {
         do {
             options.metrics = try HostPort.parseListen(metrics)

@@ -117,6 +117,17 @@ let sockifyOptionHelp = """
                             (comma-separated addresses or ranges)
       --log-format=FORMAT   text (websockify's lines, the default) or json (one
                             object per line, structured session summaries)
+      --sni-cert=CERT[:KEY],...
+                            more certificates, picked by the client's SNI name
+      --ktls=KTLS           auto (kernel TLS where the kernel offers it) or off
+      --ssl-target-cafile=FILE
+                            CAs that verify --ssl-target targets (default: the
+                            system's)
+      --ssl-target-name=NAME
+                            name a target's certificate must carry (default:
+                            the target host)
+      --ssl-target-insecure
+                            do not verify --ssl-target targets (self-signed)
     """
 
 /// The full `--help` text (optparse `format_help`): usage, a blank line, the options. Printed to standard output;

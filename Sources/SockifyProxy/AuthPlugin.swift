@@ -8,6 +8,10 @@ public enum AuthPlugin: Sendable, Equatable {
     case basicHTTP(credentials: String)
     /// `ExpectOrigin`: the `Origin` header must be one of these (exact string match).
     case expectOrigin([String])
+    /// `ClientCertCNAuth`: the subject CN of the client's *verified* TLS certificate must be one of these. Unlike
+    /// websockify, no request header is ever consulted (websockify 0.13 can be fooled with a lower-case
+    /// `ssl_client_s_dn_cn` header on a plain connection).
+    case clientCertCN([String])
 
     /// What the plugin decided about one request.
     public enum Outcome: Sendable, Equatable {
@@ -27,11 +31,17 @@ public enum AuthPlugin: Sendable, Equatable {
         }
     }
 
-    /// Decides `head`.
-    public func authenticate(_ head: HTTPRequestHead) -> Outcome {
+    /// Decides `head`; `clientCommonName` is the CN of the client's verified certificate (nil: none).
+    public func authenticate(_ head: HTTPRequestHead, clientCommonName: String? = nil) -> Outcome {
         switch self {
         case .basicHTTP(let credentials): Self.basic(head.header("Authorization"), credentials: credentials)
         case .expectOrigin(let allowed): Self.origin(head.header("Origin"), allowed: allowed)
+        case .clientCertCN(let allowed):
+            if let name = clientCommonName, allowed.contains(name) {
+                .allow
+            } else {
+                .deny(status: 403, reason: "Forbidden", headers: [], logLine: "403 None")
+            }
         }
     }
 

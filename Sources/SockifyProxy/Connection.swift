@@ -18,6 +18,8 @@ import SockifyTargets
 /// progress.
 final class Connection: ReactorHandler {
     enum Phase {
+        /// The client's first byte was a TLS handshake record: completing the TLS handshake (then `.readingHead`).
+        case tlsHandshake
         /// Reading an HTTP request head (also between keep-alive requests).
         case readingHead
         /// Waiting for a deferred target decision (`ProxyConfiguration.lookupTarget` answered later); the client is
@@ -64,6 +66,20 @@ final class Connection: ReactorHandler {
     /// and its edge has already been delivered.
     var clientHungUp = false
     var targetHungUp = false
+
+    // TLS (`--cert`): the client's session once its first byte said TLS; the target's with `--ssl-target`.
+    var tls: TLSStream?
+    /// The first byte has been looked at (TLS or plain decided).
+    var sniffed = false
+    var targetTLS: TLSStream?
+    /// The target's TCP connect completed (with `--ssl-target`, its TLS handshake may still be running).
+    var targetTCPConnected = false
+    /// OpenSSL stopped a read for want of writability (or a write for want of readability): the other edge
+    /// resumes it.
+    var clientReadAwaitsWritable = false
+    var clientWriteAwaitsReadable = false
+    var targetReadAwaitsWritable = false
+    var targetWriteAwaitsReadable = false
 
     // HTTP head (a pool slot while reading one).
     var headSlot: UnsafeMutableRawPointer?
@@ -136,13 +152,25 @@ final class Connection: ReactorHandler {
 
     func ready(_ readiness: Readiness, tag: UInt8) {
         if tag == Self.clientTag {
-            if !readiness.isDisjoint(with: [.readable, .hangup, .error]) { clientReadable = true }
+            if !readiness.isDisjoint(with: [.readable, .hangup, .error]) {
+                clientReadable = true
+                if clientWriteAwaitsReadable { clientWritable = true }
+            }
             if readiness.contains(.hangup) { clientHungUp = true }
-            if readiness.contains(.writable) { clientWritable = true }
+            if readiness.contains(.writable) {
+                clientWritable = true
+                if clientReadAwaitsWritable { clientReadable = true }
+            }
         } else {
-            if !readiness.isDisjoint(with: [.readable, .hangup, .error]) { targetReadable = true }
+            if !readiness.isDisjoint(with: [.readable, .hangup, .error]) {
+                targetReadable = true
+                if targetWriteAwaitsReadable { targetWritable = true }
+            }
             if readiness.contains(.hangup) { targetHungUp = true }
-            if readiness.contains(.writable) || readiness.contains(.error) { targetWritable = true }
+            if readiness.contains(.writable) || readiness.contains(.error) {
+                targetWritable = true
+                if targetReadAwaitsWritable { targetReadable = true }
+            }
         }
         pump()
     }
@@ -154,6 +182,7 @@ final class Connection: ReactorHandler {
             rounds += 1
             let progressed: Bool
             switch phase {
+            case .tlsHandshake: progressed = continueTLSHandshake()
             case .readingHead: progressed = readHead()
             case .resolving: return
             case .responding(let keepAlive): progressed = flushResponse(keepAlive: keepAlive)
@@ -172,6 +201,12 @@ final class Connection: ReactorHandler {
 
     private func readHead() -> Bool {
         guard clientReadable else { return false }
+        if !sniffed && !servesMetrics {
+            guard sniff() else {
+                if case .tlsHandshake = phase { return true }
+                return false
+            }
+        }
         let size = worker.pool.slotSize
         if headSlot == nil { headSlot = worker.pool.acquire() }
         let slot = headSlot!
@@ -181,7 +216,7 @@ final class Connection: ReactorHandler {
         }
         let status: IOStatus
         do {
-            status = try Sockets.receive(clientFD, into: slot + headCount, count: limit - headCount)
+            status = try receiveFromClient(into: slot + headCount, count: limit - headCount)
         } catch {
             finish(reason: "client error \(error)")
             return false
@@ -196,6 +231,16 @@ final class Connection: ReactorHandler {
             finish(reason: "client closed")
             return false
         case .transferred(let n):
+            if headCount == 0 && !sniffed && !servesMetrics && tls == nil && Self.startsTLS(slot.load(as: UInt8.self)),
+                let context = worker.configuration.tls
+            {
+                // A ClientHello while no certificate is loaded (websockify: the cert file does not exist).
+                worker.log("\(peerHost): SSL connection but '\(context.settings.certificate.certificateFile)' not found")
+                worker.metrics.handshakeFailed(.tls)
+                finish(reason: "no certificate")
+                return false
+            }
+            sniffed = true
             headCount += n
         }
         if awaitsProxyHeader && !servesMetrics {
@@ -220,6 +265,110 @@ final class Connection: ReactorHandler {
             return startWebSocket(head, headLength: length)
         }
         return respondHTTP(head, headLength: length)
+    }
+
+    /// websockify's test: a TLS handshake record (0x16) or an SSLv2-style hello (0x80).
+    private static func startsTLS(_ byte: UInt8) -> Bool { byte == 0x16 || byte == 0x80 }
+
+    /// Decides TLS or plain from the client's first byte, without consuming it, when a certificate is loaded (or
+    /// `--ssl-only`); without one the first read checks the byte itself. False when the connection must wait for
+    /// the byte, was closed, or moved to `.tlsHandshake`.
+    private func sniff() -> Bool {
+        let config = worker.configuration
+        guard let context = config.tls, !awaitsProxyHeader, context.hasCertificate || config.sslOnly else {
+            return true  // `readHead`'s first read looks at the byte
+        }
+        let peeked: (status: IOStatus, byte: UInt8)
+        do {
+            peeked = try Sockets.peekByte(clientFD)
+        } catch {
+            finish(reason: "client error \(error)")
+            return false
+        }
+        switch peeked.status {
+        case .wouldBlock:
+            clientReadable = false
+            return false
+        case .endOfStream:
+            clientEOF = true
+            finish(reason: "client closed")
+            return false
+        case .transferred:
+            break
+        }
+        sniffed = true
+        guard Self.startsTLS(peeked.byte) else {
+            if config.sslOnly {
+                worker.log("\(peerHost): non-SSL connection received but disallowed")
+                worker.metrics.handshakeFailed(.tls)
+                finish(reason: "plain client on --ssl-only")
+                return false
+            }
+            return true
+        }
+        guard let stream = context.makeStream(fd: clientFD) else {
+            worker.log("\(peerHost): SSL connection but '\(context.settings.certificate.certificateFile)' not found")
+            worker.metrics.handshakeFailed(.tls)
+            finish(reason: "no certificate")
+            return false
+        }
+        tls = stream
+        phase = .tlsHandshake
+        return false
+    }
+
+    /// Runs the client's TLS handshake as far as the socket allows; then reads the HTTP head over TLS.
+    private func continueTLSHandshake() -> Bool {
+        guard let tls else { return false }
+        guard tls.wantsWritable ? clientWritable : clientReadable else { return false }
+        do {
+            switch try tls.handshake() {
+            case .complete:
+                worker.metrics.tlsHandshakeCompleted(kernel: tls.kernelSend)
+                phase = .readingHead
+                clientReadable = true  // bytes behind the handshake may already be buffered
+                return true
+            case .wouldBlock:
+                if tls.wantsWritable { clientWritable = false } else { clientReadable = false }
+                return false
+            }
+        } catch {
+            // websockify: an EOF mid-handshake is `<ip>: <msg>`, any other SSL error `handler exception: <msg>`.
+            if error.description.hasPrefix("EOF") || error.errno != nil {
+                worker.log("\(peerHost): \(error)")
+            } else {
+                worker.log("handler exception: \(error)")
+            }
+            worker.metrics.handshakeFailed(.tls)
+            finish(reason: "tls handshake failed")
+            return false
+        }
+    }
+
+    // MARK: client and target I/O (plain socket or TLS)
+
+    @inline(__always)
+    private func receiveFromClient(into buffer: UnsafeMutableRawPointer, count: Int) throws(TLSError) -> IOStatus {
+        guard let tls else {
+            do { return try Sockets.receive(clientFD, into: buffer, count: count) } catch {
+                throw TLSError(error.description, errno: error)
+            }
+        }
+        let status = try tls.receive(into: buffer, count: count)
+        if status == .wouldBlock { clientReadAwaitsWritable = tls.wantsWritable }
+        return status
+    }
+
+    @inline(__always)
+    private func sendToClient(from buffer: UnsafeRawPointer, count: Int) throws(TLSError) -> IOStatus {
+        guard let tls else {
+            do { return try Sockets.send(clientFD, from: buffer, count: count) } catch {
+                throw TLSError(error.description, errno: error)
+            }
+        }
+        let status = try tls.send(from: buffer, count: count)
+        if status == .wouldBlock { clientWriteAwaitsReadable = !tls.wantsWritable }
+        return status
     }
 
     /// Reads the PROXY protocol header at the start of `slot` and takes its source address as the client's;
@@ -273,7 +422,8 @@ final class Connection: ReactorHandler {
         let config = worker.configuration
         if servesMetrics { return respondMetrics(head) }
         if config.authenticatesWebRequests, let plugin = config.authPlugin, head.method == "GET" || head.method == "HEAD",
-            case .deny(let status, let reason, let headers, let logLine) = plugin.authenticate(head)
+            case .deny(let status, let reason, let headers, let logLine) = plugin.authenticate(
+                head, clientCommonName: tls?.verifiedPeerCommonName)
         {
             return failAuthentication(status: status, reason: reason, headers: headers, logLine: logLine)
         }
@@ -408,7 +558,14 @@ final class Connection: ReactorHandler {
             while fileOffset < fileEnd {
                 let status: IOStatus
                 do {
-                    status = try Sockets.sendFile(clientFD, file: file.fd, offset: &fileOffset, count: fileEnd - fileOffset)
+                    if let tls {
+                        status = try tls.sendFile(
+                            file: file.fd, offset: &fileOffset, count: fileEnd - fileOffset, scratch: worker.scratch)
+                        if status == .wouldBlock { clientWriteAwaitsReadable = !tls.wantsWritable }
+                    } else {
+                        status = try Sockets.sendFile(
+                            clientFD, file: file.fd, offset: &fileOffset, count: fileEnd - fileOffset)
+                    }
                 } catch {
                     finish(reason: "client error \(error)")
                     return false
@@ -451,8 +608,8 @@ final class Connection: ReactorHandler {
         while httpOutSent < httpOut.count {
             let status: IOStatus
             do {
-                status = try httpOut.withUnsafeBytes { raw throws(Errno) in
-                    try Sockets.send(clientFD, from: raw.baseAddress! + httpOutSent, count: raw.count - httpOutSent)
+                status = try httpOut.withUnsafeBytes { raw throws(TLSError) in
+                    try sendToClient(from: raw.baseAddress! + httpOutSent, count: raw.count - httpOutSent)
                 }
             } catch {
                 finish(reason: "client error \(error)")
@@ -520,7 +677,8 @@ final class Connection: ReactorHandler {
             unreachable = description
         }
         if let plugin = config.authPlugin,
-            case .deny(let status, let reason, let headers, let logLine) = plugin.authenticate(head)
+            case .deny(let status, let reason, let headers, let logLine) = plugin.authenticate(
+                head, clientCommonName: tls?.verifiedPeerCommonName)
         {
             return failAuthentication(status: status, reason: reason, headers: headers, logLine: logLine)
         }
@@ -549,7 +707,10 @@ final class Connection: ReactorHandler {
         if config.verbose {
             worker.log(stamp + "\"\(head.method) \(head.target) HTTP/\(head.versionMajor).\(head.versionMinor)\" 101 -")
         }
-        worker.log(stamp + "\(peerHost): Plain non-SSL (ws://) WebSocket connection")
+        worker.log(
+            stamp + (tls == nil
+                ? "\(peerHost): Plain non-SSL (ws://) WebSocket connection"
+                : "\(peerHost): SSL/TLS (wss://) WebSocket connection"))
         if head.target != "/" { worker.log(stamp + "\(peerHost): Path: '\(head.target)'") }
         tap = SessionTap.open(worker: worker, handlerID: handlerID, stamp: stamp)
 
@@ -581,7 +742,8 @@ final class Connection: ReactorHandler {
                 if let command = worker.configuration.wrappedCommand {
                     worker.log(stamp + "connecting to command: \(command)")
                 } else {
-                    worker.log(stamp + "connecting to: \(host):\(port)")
+                    let tls = worker.configuration.targetTLS == nil ? "" : " (using SSL)"
+                    worker.log(stamp + "connecting to: \(host):\(port)\(tls)")
                 }
                 address = try worker.resolve(host: host, port: port)
             case .unixSocket(let path):
@@ -604,8 +766,7 @@ final class Connection: ReactorHandler {
         let what = target.map { "\($0): \(why)" } ?? why
         worker.log("\(peerHost) - - [\(worker.logTimestamp())] Failed to connect to \(what)")
         if targetFD >= 0 {
-            Sockets.close(targetFD)
-            targetFD = -1
+            closeTarget()
         }
         targetEOF = true
         dropC2T()
@@ -618,16 +779,23 @@ final class Connection: ReactorHandler {
     private func relay() -> Bool {
         var progressed = false
         // Target connect completion is signalled by the first writability edge.
-        if !targetConnected && targetFD >= 0 && targetWritable {
+        if !targetTCPConnected && targetFD >= 0 && targetWritable {
             // Only errors that mean "never connected" fail the connect. A target that accepted, sent and reset
             // before we looked (ECONNRESET, EPIPE) did connect: its bytes are read next, then "Target closed".
             if let error = Sockets.pendingError(targetFD), !Self.isResetAfterConnect(error) {
                 targetConnectFailed("\(error)")
                 return true
             }
-            targetConnected = true
+            targetTCPConnected = true
             targetReadable = true
             progressed = true
+            if !startTargetTLS() { targetConnected = true }
+        }
+        if !targetConnected && targetTCPConnected && targetFD >= 0, let stream = targetTLS,
+            stream.wantsWritable ? targetWritable : targetReadable
+        {
+            if continueTargetTLSHandshake(stream) { progressed = true }
+            if targetFD < 0 { return true }
         }
         if clientWritable {
             if httpOutSent < httpOut.count {
@@ -665,6 +833,76 @@ final class Connection: ReactorHandler {
         return progressed
     }
 
+    /// With `--ssl-target` and a TCP target: creates the target's TLS session; false when the target is plain.
+    private func startTargetTLS() -> Bool {
+        guard let context = worker.configuration.targetTLS, case .tcp(let host, _)? = target else { return false }
+        do {
+            targetTLS = try context.makeStream(fd: targetFD, serverName: worker.configuration.targetTLSName ?? host)
+        } catch {
+            targetConnectFailed("\(error)")
+        }
+        return true
+    }
+
+    /// Advances the target's TLS handshake; true when it completed (the target counts as connected then).
+    private func continueTargetTLSHandshake(_ stream: TLSStream) -> Bool {
+        do {
+            switch try stream.handshake() {
+            case .complete:
+                targetConnected = true
+                targetReadable = true
+                targetWritable = true
+                return true
+            case .wouldBlock:
+                if stream.wantsWritable { targetWritable = false } else { targetReadable = false }
+                return false
+            }
+        } catch {
+            targetConnectFailed("\(error)")
+            return true
+        }
+    }
+
+    @inline(__always)
+    private func receiveFromTarget(into buffer: UnsafeMutableRawPointer, count: Int) throws(TLSError) -> IOStatus {
+        guard let targetTLS else {
+            do { return try Sockets.receive(targetFD, into: buffer, count: count) } catch {
+                throw TLSError(error.description, errno: error)
+            }
+        }
+        let status = try targetTLS.receive(into: buffer, count: count)
+        if status == .wouldBlock { targetReadAwaitsWritable = targetTLS.wantsWritable }
+        return status
+    }
+
+    /// Writes the queued client payload ranges to a TLS target, one `SSL_write` per range (OpenSSL has no gather
+    /// write); with kernel TLS the plain `sendmsg` path is used instead.
+    private func sendC2TOverTLS(_ stream: TLSStream, slot: UnsafeMutableRawPointer) throws(TLSError) -> IOStatus {
+        var total = 0
+        var index = c2tFirst
+        while index < c2tCount {
+            let start = Int(c2tStarts[index])
+            let length = Int(c2tEnds[index]) - start
+            let status = try stream.send(from: slot + start, count: length)
+            guard case .transferred(let n) = status else {
+                if status == .wouldBlock { targetWriteAwaitsReadable = !stream.wantsWritable }
+                return total > 0 ? .transferred(total) : status
+            }
+            total += n
+            if n < length { break }
+            index += 1
+        }
+        return .transferred(total)
+    }
+
+    /// Closes the target socket (after TLS's close_notify, best effort) and forgets it.
+    private func closeTarget() {
+        targetTLS?.shutdown()
+        targetTLS = nil
+        Sockets.close(targetFD)
+        targetFD = -1
+    }
+
     private static func isResetAfterConnect(_ error: Errno) -> Bool {
         error == .connectionReset || error == .brokenPipe
     }
@@ -678,8 +916,7 @@ final class Connection: ReactorHandler {
     private func checkRelayEnd() -> Bool {
         let peerClosed = ws.state == .closeReceived || ws.state == .closed
         if (peerClosed || clientEOF) && c2tSlot == nil && targetFD >= 0 && (clientEOF || closeSent) {
-            Sockets.close(targetFD)
-            targetFD = -1
+            closeTarget()
         }
         if clientEOF && !closeQueued {
             closeCode = closeCode ?? .abnormalClosure
@@ -693,8 +930,7 @@ final class Connection: ReactorHandler {
             if c2tSlot != nil && targetFD >= 0 && !targetEOF { return false }
             dropC2T()
             if targetFD >= 0 {
-                Sockets.close(targetFD)
-                targetFD = -1
+                closeTarget()
             }
             beginClosing()
             return true
@@ -708,7 +944,7 @@ final class Connection: ReactorHandler {
         let capacity = pool.slotSize
         let status: IOStatus
         do {
-            status = try Sockets.receive(clientFD, into: slot, count: capacity)
+            status = try receiveFromClient(into: slot, count: capacity)
         } catch {
             pool.release(slot)
             c2tSlot = nil
@@ -730,8 +966,9 @@ final class Connection: ReactorHandler {
             clientReadable = false
             return true
         case .transferred(let n):
-            // A short read means the socket buffer is empty; edge-triggered epoll reports new bytes again.
-            if n < capacity && !clientHungUp { clientReadable = false }
+            // A short read means the socket buffer is empty; edge-triggered epoll reports new bytes again. Not
+            // under TLS: OpenSSL returns one record per read.
+            if n < capacity && !clientHungUp && tls == nil { clientReadable = false }
             if worker.pongTimeoutMs != nil || worker.sessionIdleMs != nil {
                 lastClientInputAt = MonotonicClock.milliseconds()
                 lastActivityAt = lastClientInputAt
@@ -824,9 +1061,13 @@ final class Connection: ReactorHandler {
         guard let slot = c2tSlot else { return false }
         let status: IOStatus
         do {
-            status = try c2tStarts.span.withUnsafeBufferPointer { starts throws(Errno) in
-                try c2tEnds.span.withUnsafeBufferPointer { ends throws(Errno) in
-                    try Sockets.send(targetFD, base: slot, starts: starts, ends: ends, indices: c2tFirst..<c2tCount)
+            if let targetTLS, !targetTLS.kernelSend {
+                status = try sendC2TOverTLS(targetTLS, slot: slot)
+            } else {
+                status = try c2tStarts.span.withUnsafeBufferPointer { starts throws(Errno) in
+                    try c2tEnds.span.withUnsafeBufferPointer { ends throws(Errno) in
+                        try Sockets.send(targetFD, base: slot, starts: starts, ends: ends, indices: c2tFirst..<c2tCount)
+                    }
                 }
             }
         } catch {
@@ -864,7 +1105,7 @@ final class Connection: ReactorHandler {
         let capacity = pool.slotSize - headroom
         let status: IOStatus
         do {
-            status = try Sockets.receive(targetFD, into: slot + headroom, count: capacity)
+            status = try receiveFromTarget(into: slot + headroom, count: capacity)
         } catch {
             pool.release(slot)
             targetFailed(error)
@@ -886,7 +1127,7 @@ final class Connection: ReactorHandler {
             queueClose(.normalClosure, reason: "Target closed")
             return true
         case .transferred(let n):
-            if n < capacity && !targetHungUp { targetReadable = false }
+            if n < capacity && !targetHungUp && targetTLS == nil { targetReadable = false }
             if worker.sessionIdleMs != nil { lastActivityAt = MonotonicClock.milliseconds() }
             var span = UnsafeMutableRawBufferPointer(start: slot, count: pool.slotSize).mutableBytes
             t2cStart = FrameEncoder.writeHeader(
@@ -905,7 +1146,7 @@ final class Connection: ReactorHandler {
         guard let slot = t2cSlot else { return false }
         let status: IOStatus
         do {
-            status = try Sockets.send(clientFD, from: slot + t2cStart, count: t2cEnd - t2cStart)
+            status = try sendToClient(from: slot + t2cStart, count: t2cEnd - t2cStart)
         } catch {
             clientEOF = true
             closeCode = .abnormalClosure
@@ -929,15 +1170,14 @@ final class Connection: ReactorHandler {
         }
     }
 
-    private func targetFailed(_ error: Errno) {
+    private func targetFailed(_ error: any Error) {
         if worker.configuration.verbose {
             worker.log("\(peerHost) - - [\(worker.logTimestamp())] target error: \(error)")
         }
         targetEOF = true
         dropC2T()
         if targetFD >= 0 {
-            Sockets.close(targetFD)
-            targetFD = -1
+            closeTarget()
         }
         queueClose(.normalClosure, reason: "Target closed")
     }
@@ -982,8 +1222,8 @@ final class Connection: ReactorHandler {
     private func flushControl() -> Bool {
         let status: IOStatus
         do {
-            status = try control.span.withUnsafeBytes { raw throws(Errno) in
-                try Sockets.send(clientFD, from: raw.baseAddress! + controlSent, count: controlCount - controlSent)
+            status = try control.span.withUnsafeBytes { raw throws(TLSError) in
+                try sendToClient(from: raw.baseAddress! + controlSent, count: controlCount - controlSent)
             }
         } catch {
             clientEOF = true
@@ -1019,6 +1259,7 @@ final class Connection: ReactorHandler {
     /// bytes instead of a reset.
     private func beginClosing() {
         releaseHeadSlot()
+        tls?.shutdown()
         Sockets.shutdownWrite(clientFD)
         phase = .lingering
         deadline = MonotonicClock.milliseconds() + 2000
@@ -1053,7 +1294,7 @@ final class Connection: ReactorHandler {
     /// Called about every tick: deadlines and heartbeats.
     func tick(now: Int64) {
         switch phase {
-        case .readingHead, .lingering:
+        case .tlsHandshake, .readingHead, .lingering:
             if deadline != 0 && now >= deadline {
                 if case .readingHead = phase, headCount > 0 { worker.metrics.handshakeFailed(.headTimeout) }
                 finish(reason: "timeout")
@@ -1117,10 +1358,12 @@ final class Connection: ReactorHandler {
         }
         closeFile()
         if targetFD >= 0 {
-            Sockets.close(targetFD)
-            targetFD = -1
+            closeTarget()
         }
         Sockets.close(clientFD)
+        targetTLS = nil
+        let clientTLS = tls.map { "\($0.protocolVersion) \($0.kernelSend ? "kernel" : "user")" }
+        tls = nil
         if let tap {
             tap.finish()
             self.tap = nil
@@ -1135,7 +1378,8 @@ final class Connection: ReactorHandler {
                 worker.log(
                     "\(peerHost) - - [\(worker.logTimestamp())] session closed: target \(target.map { "\($0)" } ?? "-"), "
                         + "client->target \(bytesToTarget) bytes, target->client \(bytesToClient) bytes, "
-                        + "duration \(Self.formatSeconds(seconds))s, close \(code)")
+                        + "duration \(Self.formatSeconds(seconds))s, close \(code)"
+                        + (clientTLS.map { ", tls \($0)" } ?? ""))
             }
         }
         worker.connectionFinished(self, wasWebSocket: isWebSocket)

@@ -25,6 +25,8 @@ public enum HandshakeFailure: Int, CaseIterable, Sendable {
     case targetUnreachable
     /// A connection limit refused the client.
     case limitRefused
+    /// The TLS handshake failed, or a plain client came to `--ssl-only`.
+    case tls
 
     /// The `reason` label value: `bad_request`, `head_too_large`, ….
     public var label: String {
@@ -40,6 +42,7 @@ public enum HandshakeFailure: Int, CaseIterable, Sendable {
         case .authDenied: return "auth_denied"
         case .targetUnreachable: return "target_unreachable"
         case .limitRefused: return "limit_refused"
+        case .tls: return "tls"
         }
     }
 }
@@ -113,13 +116,15 @@ public final class WorkerMetrics: Sendable {
     private let active = Atomic<Int>(0)
     private let sessionsStarted = Atomic<Int>(0)
     private let sessionsFinished = Atomic<Int>(0)
-    private let handshakeFailures = InlineArray<11, Atomic<Int>> { _ in Atomic(0) }
+    private let handshakeFailures = InlineArray<12, Atomic<Int>> { _ in Atomic(0) }
     private let bytesClientToTarget = Atomic<Int>(0)
     private let bytesTargetToClient = Atomic<Int>(0)
     private let closeCodes = InlineArray<10, Atomic<Int>> { _ in Atomic(0) }
     private let lookupBuckets = InlineArray<14, Atomic<Int>> { _ in Atomic(0) }
     private let lookupSumNanoseconds = Atomic<Int>(0)
     private let busyNanoseconds = Atomic<Int>(0)
+    private let tlsKernel = Atomic<Int>(0)
+    private let tlsUser = Atomic<Int>(0)
 
     public init() {
         precondition(
@@ -153,6 +158,15 @@ public final class WorkerMetrics: Sendable {
     /// An opening handshake failed for `reason`.
     public func handshakeFailed(_ reason: HandshakeFailure) {
         handshakeFailures[reason.rawValue].wrappingAdd(1, ordering: .relaxed)
+    }
+
+    /// A client completed a TLS handshake; `kernel`: its records are sent by kernel TLS.
+    public func tlsHandshakeCompleted(kernel: Bool) {
+        if kernel {
+            tlsKernel.wrappingAdd(1, ordering: .relaxed)
+        } else {
+            tlsUser.wrappingAdd(1, ordering: .relaxed)
+        }
     }
 
     /// `count` payload bytes were written to a target.
@@ -203,6 +217,8 @@ public final class WorkerMetrics: Sendable {
         }
         snapshot.lookupSumNanoseconds = lookupSumNanoseconds.load(ordering: .relaxed)
         snapshot.busyNanoseconds = busyNanoseconds.load(ordering: .relaxed)
+        snapshot.tlsKernel = tlsKernel.load(ordering: .relaxed)
+        snapshot.tlsUser = tlsUser.load(ordering: .relaxed)
         return snapshot
     }
 }
@@ -224,6 +240,9 @@ public struct MetricsSnapshot: Equatable, Sendable {
     public var lookupBuckets = [Int](repeating: 0, count: LookupLatencyBuckets.count)
     public var lookupSumNanoseconds = 0
     public var busyNanoseconds = 0
+    /// Client TLS handshakes completed whose records the kernel sends (kTLS) / OpenSSL sends.
+    public var tlsKernel = 0
+    public var tlsUser = 0
 
     /// All zeros.
     public init() {}
@@ -246,6 +265,8 @@ public struct MetricsSnapshot: Equatable, Sendable {
         for index in lookupBuckets.indices { lookupBuckets[index] &+= other.lookupBuckets[index] }
         lookupSumNanoseconds &+= other.lookupSumNanoseconds
         busyNanoseconds &+= other.busyNanoseconds
+        tlsKernel &+= other.tlsKernel
+        tlsUser &+= other.tlsUser
     }
 
     /// Failed handshakes for `reason`.
@@ -325,6 +346,11 @@ public enum PrometheusText {
         for bucket in CloseCodeBucket.allCases {
             each("sockify_close_codes_total", [("code", bucket.label)]) { String($0.closeCodes(bucket)) }
         }
+        family(
+            "sockify_tls_handshakes_total", "counter",
+            "Client TLS handshakes completed, by record path: kernel (kTLS) or user (OpenSSL).")
+        each("sockify_tls_handshakes_total", [("path", "kernel")]) { String($0.tlsKernel) }
+        each("sockify_tls_handshakes_total", [("path", "user")]) { String($0.tlsUser) }
         family("sockify_token_lookup_seconds", "histogram", "Time to resolve a token to a target.")
         for group in groups {
             let reactor = group.reactor.map { [("reactor", $0)] } ?? []

@@ -120,6 +120,16 @@ public struct ProxyConfiguration: Sendable {
     public var structuredLogs = false
     /// `Server:` header value.
     public var serverName = "Sockify"
+    /// `--cert`/`--key`…: TLS on the listening port, told apart from plain HTTP by the first byte. nil: no TLS at
+    /// all (a ClientHello is then a bad request). With a context but no certificate file (websockify's missing
+    /// `self.pem`), a TLS client is closed with `SSL connection but '<cert>' not found`.
+    public var tls: TLSServerContext?
+    /// `--ssl-only`: a client whose first byte is not a TLS handshake is closed without a response.
+    public var sslOnly = false
+    /// `--ssl-target`: TLS to TCP targets (unix socket targets stay plain, as in websockify).
+    public var targetTLS: TLSClientContext?
+    /// The name the target's certificate must carry (and SNI); nil: the target's host.
+    public var targetTLSName: String?
 
     /// A configuration whose target decisions are always immediate.
     public init(

@@ -166,7 +166,12 @@ public final class ProxyServer: @unchecked Sendable {
         if let web = config.webRoot {
             lines.append(config.fileOnly ? "  - Web server (no directory listings). Web root: \(web)" : "  - Web server. Web root: \(web)")
         }
-        lines.append("  - No SSL/TLS support (no cert file)")
+        if let tls = config.tls, tls.hasCertificate {
+            lines.append("  - SSL/TLS support")
+            if config.sslOnly { lines.append("  - Deny non-SSL/TLS connections") }
+        } else {
+            lines.append("  - No SSL/TLS support (no cert file)")
+        }
         if config.daemon { lines.append("  - Backgrounding (daemon)") }
         if let record = config.recordPath { lines.append("  - Recording to '\(record).*'") }
         lines.append("  - \(workers.count) reactor thread(s), epoll")
@@ -174,7 +179,8 @@ public final class ProxyServer: @unchecked Sendable {
             let host = metrics.host.contains(":") ? "[\(metrics.host)]" : metrics.host
             lines.append("  - Metrics on http://\(host):\(metrics.port)/metrics and /healthz")
         }
-        lines.append("  - proxying from \(source) to \(config.targetDescription)")
+        lines.append(
+            "  - proxying from \(source) to \(config.targetDescription)\(config.targetTLS == nil ? "" : " (using SSL)")")
         return lines
     }
 
@@ -186,9 +192,21 @@ public final class ProxyServer: @unchecked Sendable {
         let config = configuration
         let startedAt = MonotonicClock.milliseconds()
         var listening = true
+        var lastReloadCheck = startedAt
         while true {
             ReactorThread.sleep(milliseconds: 100)
             let now = MonotonicClock.milliseconds()
+            if let tls = config.tls, now - lastReloadCheck >= 1000 {
+                lastReloadCheck = now
+                switch tls.reloadIfChanged() {
+                case .unchanged: break
+                case .reloaded:
+                    let note = tls.hasCertificate ? "" : " (not found: TLS off until it exists)"
+                    logger.info("TLS certificate reloaded: \(tls.settings.certificate.certificateFile)\(note)")
+                case .failed(let error):
+                    logger.error("TLS certificate reload failed, keeping the previous one: \(error)")
+                }
+            }
             let active = activeConnections.load(ordering: .acquiring)
             if shutdownRequested.load(ordering: .acquiring) {
                 logger.info("In exit")

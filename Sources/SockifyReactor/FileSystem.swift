@@ -92,6 +92,27 @@ public enum FileSystem {
         return OpenFile(fd: fd)
     }
 
+    /// Reads up to `count` bytes at `offset` without moving the file position; 0 at end of file.
+    ///
+    /// The corresponding C call is `pread(2)`.
+    public static func read(_ fd: CInt, into buffer: UnsafeMutableRawPointer, count: Int, at offset: Int) throws(Errno) -> Int {
+        let n = retryingOnInterrupt { pread(fd, buffer, count, off_t(offset)) }
+        if n == -1 { throw Errno.current }
+        return n
+    }
+
+    /// What identifies one version of a file: device, inode, size and modification time in nanoseconds (a file
+    /// replaced by `mv` or rewritten in place both change it). `nil` when the file cannot be `stat`ed.
+    public static func fingerprint(_ path: String) -> [Int64]? {
+        guard !path.utf8.contains(0) else { return nil }
+        var raw = stat()
+        if retryingOnInterrupt({ stat(path, &raw) }) == -1 { return nil }
+        return [
+            Int64(bitPattern: UInt64(raw.st_dev)), Int64(bitPattern: UInt64(raw.st_ino)), Int64(raw.st_size),
+            Int64(raw.st_mtim.tv_sec) * 1_000_000_000 + Int64(raw.st_mtim.tv_nsec),
+        ]
+    }
+
     /// The status of the file at `path`, following symbolic links.
     ///
     /// The corresponding C call is `stat(2)`.

@@ -143,6 +143,19 @@ public enum Sockets {
         throw Errno(rawValue: err)
     }
 
+    /// Looks at the next byte without consuming it (how one port tells TLS from plain HTTP).
+    /// The corresponding C call is `recv(2)` with `MSG_PEEK`.
+    public static func peekByte(_ fd: CInt) throws(Errno) -> (status: IOStatus, byte: UInt8) {
+        var byte: UInt8 = 0
+        let n = retryingOnInterrupt { recv(fd, &byte, 1, CInt(MSG_PEEK)) }
+        if n > 0 { return (.transferred(n), byte) }
+        if n == 0 { return (.endOfStream, 0) }
+        let err = errno
+        if err == EAGAIN || err == EWOULDBLOCK { return (.wouldBlock, 0) }
+        preconditionIsNotProgrammerError(err, "recv")
+        throw Errno(rawValue: err)
+    }
+
     /// Writes up to `count` bytes without raising SIGPIPE. The corresponding C call is `send(2)` with `MSG_NOSIGNAL`.
     @inline(never)
     public static func send(_ fd: CInt, from buffer: UnsafeRawPointer, count: Int) throws(Errno) -> IOStatus {

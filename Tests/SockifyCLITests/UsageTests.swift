@@ -101,7 +101,7 @@ struct UsageTests {
         #expect(text.dropFirst(expected.count).hasPrefix("  --workers=N "))
         #expect(text.contains("epoll, io_uring\n"))
         #expect(text.contains("are in flight (default 262144)\n"))
-        #expect(text.hasSuffix("object per line, structured session summaries)\n"))
+        #expect(text.hasSuffix("do not verify --ssl-target targets (self-signed)\n"))
         #expect(!text.split(separator: "\n").contains { $0.count > 78 })
     }
 

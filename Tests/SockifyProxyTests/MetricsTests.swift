@@ -155,6 +155,7 @@ struct MetricsTests {
         sockify_handshake_failures_total{reason="auth_denied"} 0
         sockify_handshake_failures_total{reason="target_unreachable"} 0
         sockify_handshake_failures_total{reason="limit_refused"} 0
+        sockify_handshake_failures_total{reason="tls"} 0
         # HELP sockify_bytes_total Payload bytes relayed, by direction.
         # TYPE sockify_bytes_total counter
         sockify_bytes_total{direction="client_to_target"} 246
@@ -171,6 +172,10 @@ struct MetricsTests {
         sockify_close_codes_total{code="1009"} 0
         sockify_close_codes_total{code="1011"} 2
         sockify_close_codes_total{code="other"} 4
+        # HELP sockify_tls_handshakes_total Client TLS handshakes completed, by record path: kernel (kTLS) or user (OpenSSL).
+        # TYPE sockify_tls_handshakes_total counter
+        sockify_tls_handshakes_total{path="kernel"} 0
+        sockify_tls_handshakes_total{path="user"} 0
         # HELP sockify_token_lookup_seconds Time to resolve a token to a target.
         # TYPE sockify_token_lookup_seconds histogram
         sockify_token_lookup_seconds_bucket{le="0.0005"} 2

@@ -9,8 +9,10 @@ import Testing
 /// required peer tool (STYLE.md: missing peers are failures, not skips).
 func runPython(_ script: String, _ arguments: [String] = []) throws -> [UInt8] {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", script] + arguments
+    // Debian's python3 (its python3-websockify comes with the novnc package tools/setup-deps.sh installs), not
+    // whichever python3 is first on PATH (a pyenv shim has no websockify).
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+    process.arguments = ["-c", script] + arguments
     let output = Pipe()
     let errors = Pipe()
     process.standardOutput = output

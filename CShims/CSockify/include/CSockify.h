@@ -52,4 +52,45 @@ static inline unsigned char CSockify_IOSQE_BUFFER_SELECT(void) { return IOSQE_BU
 // - io_uring_for_each_cqe is a function-like macro; URing.drainCompletions writes its head/tail walk out in Swift.
 // - io_uring_setup_buf_ring (liburing >= 2.4) does not exist in Debian 12's 2.3; URingBufferRing registers by hand.
 
+// ---- TLS (OpenSSL 3, Debian's libssl-dev; TLS.swift) -----------------------------------------------------------
+// Functions import as is; these are the macros (SSL_CTX_ctrl/BIO_ctrl wrappers, SSL_OP_BIT constants) the importer
+// cannot reach, and the PEM pass-phrase callback (a C function pointer that copies the user data string).
+#include <openssl/ssl.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+static inline uint64_t CSockify_SSL_OP_ENABLE_KTLS(void) { return SSL_OP_ENABLE_KTLS; }
+static inline uint64_t CSockify_SSL_OP_NO_RENEGOTIATION(void) { return SSL_OP_NO_RENEGOTIATION; }
+static inline uint64_t CSockify_SSL_OP_IGNORE_UNEXPECTED_EOF(void) { return SSL_OP_IGNORE_UNEXPECTED_EOF; }
+static inline uint64_t CSockify_SSL_OP_NO_COMPRESSION(void) { return SSL_OP_NO_COMPRESSION; }
+static inline uint64_t CSockify_SSL_OP_ALL(void) { return SSL_OP_ALL; }
+static inline long CSockify_SSL_CTX_set_mode(SSL_CTX *_Nonnull ctx, long mode) { return SSL_CTX_set_mode(ctx, mode); }
+static inline long CSockify_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER(void) { return SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER; }
+static inline long CSockify_SSL_MODE_RELEASE_BUFFERS(void) { return SSL_MODE_RELEASE_BUFFERS; }
+static inline int CSockify_SSL_CTX_set_min_proto_version(SSL_CTX *_Nonnull ctx, int version) {
+    return (int)SSL_CTX_set_min_proto_version(ctx, version);
+}
+static inline int CSockify_SSL_set_tlsext_host_name(SSL *_Nonnull ssl, const char *_Nonnull name) {
+    return (int)SSL_set_tlsext_host_name(ssl, name);
+}
+static inline int CSockify_SSL_get_ktls_send(SSL *_Nonnull ssl) {
+    BIO *bio = SSL_get_wbio(ssl);
+    return bio ? (int)BIO_get_ktls_send(bio) : 0;
+}
+static inline int CSockify_SSL_get_ktls_recv(SSL *_Nonnull ssl) {
+    BIO *bio = SSL_get_rbio(ssl);
+    return bio ? (int)BIO_get_ktls_recv(bio) : 0;
+}
+typedef int (*CSockify_servername_cb)(SSL *_Nonnull ssl, int *_Nonnull alert, void *_Nullable arg);
+static inline void CSockify_SSL_CTX_set_servername_callback(SSL_CTX *_Nonnull ctx, CSockify_servername_cb _Nonnull cb,
+                                                            void *_Nullable arg) {
+    SSL_CTX_set_tlsext_servername_callback(ctx, cb);
+    SSL_CTX_set_tlsext_servername_arg(ctx, arg);
+}
+static inline int CSockify_TLSEXT_NAMETYPE_host_name(void) { return TLSEXT_NAMETYPE_host_name; }
+static inline int CSockify_SSL_TLSEXT_ERR_OK(void) { return SSL_TLSEXT_ERR_OK; }
+static inline void CSockify_OPENSSL_free(void *_Nullable p) { OPENSSL_free(p); }
+// Copies the NUL-terminated pass phrase given as user data (SSL_CTX_set_default_passwd_cb_userdata) into buf.
+int CSockify_pem_password_cb(char *_Nullable buf, int size, int rwflag, void *_Nullable userdata);
+
 #endif
