@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 apt_packages=(
     build-essential pkg-config
-    liburing-dev libssl-dev        # the C shim (io_uring); libcrypto for benchmarks of OpenSSL peers
+    liburing-dev libssl-dev        # the C shim: io_uring, and OpenSSL 3 for TLS (wss://, --ssl-target)
+    openssl                        # test certificates (TLS tests make their own CA and certificates)
     tigervnc-standalone-server tigervnc-tools xauth x11-utils   # a real VNC server for the demo and the tests
     xterm twm                      # something to look at on the demo desktop
     novnc                          # the web client served by --web in the demo

@@ -126,14 +126,7 @@ private func configureTLS(_ config: inout ProxyConfiguration, _ options: Websock
     settings.kernelTLS = options.kernelTLS
     do {
         let context = try TLSServerContext(settings: settings)
-        if context.hasCertificate && options.proxyProtocol {
-            throw ConfigurationError(
-                message: "--proxy-protocol with TLS on the same port is not supported yet: terminate TLS at the "
-                    + "balancer, or remove the certificate \(options.cert)")
-        }
         config.tls = context
-    } catch let error as ConfigurationError {
-        throw error
     } catch {
         throw ConfigurationError(message: "TLS: \(error)")
     }

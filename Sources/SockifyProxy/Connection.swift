@@ -201,6 +201,9 @@ final class Connection: ReactorHandler {
 
     private func readHead() -> Bool {
         guard clientReadable else { return false }
+        if awaitsProxyHeader && !servesMetrics && worker.configuration.tls?.hasCertificate == true {
+            return peekProxyHeader()
+        }
         if !sniffed && !servesMetrics {
             guard sniff() else {
                 if case .tlsHandshake = phase { return true }
@@ -393,6 +396,62 @@ final class Connection: ReactorHandler {
             return moveTo(source.addressText)
         }
         return true
+    }
+
+    /// `--proxy-protocol` with TLS on the port: the PROXY header is parsed from peeked bytes and then exactly its
+    /// length is consumed, so the TLS handshake behind it is left in the socket for OpenSSL. True when the header
+    /// was taken (the first byte behind it is sniffed next).
+    private func peekProxyHeader() -> Bool {
+        if headSlot == nil { headSlot = worker.pool.acquire() }
+        let slot = headSlot!
+        let limit = min(worker.pool.slotSize, ProxyProtocolHeader.defaultMaxLength)
+        let status: IOStatus
+        do {
+            status = try Sockets.peek(clientFD, into: slot, count: limit)
+        } catch {
+            finish(reason: "client error \(error)")
+            return false
+        }
+        switch status {
+        case .wouldBlock:
+            clientReadable = false
+            return false
+        case .endOfStream:
+            clientEOF = true
+            finish(reason: "client closed")
+            return false
+        case .transferred(let n):
+            let result: ProxyProtocolHeader.ParseResult
+            do {
+                result = try ProxyProtocolHeader.parse(UnsafeRawBufferPointer(start: slot, count: n).bytes)
+            } catch {
+                worker.log("\(peerHost): bad PROXY protocol header: \(error.reason)")
+                worker.metrics.handshakeFailed(.badRequest)
+                finish(reason: "bad PROXY header")
+                return false
+            }
+            guard case .parsed(let header, let length) = result else {
+                // Incomplete: everything waiting was peeked; the next edge brings the rest.
+                if n >= limit {
+                    worker.log("\(peerHost): bad PROXY protocol header: too long")
+                    finish(reason: "bad PROXY header")
+                    return false
+                }
+                clientReadable = false
+                return false
+            }
+            // The bytes are in the socket buffer, so this receive takes exactly `length` of them.
+            guard (try? Sockets.receive(clientFD, into: slot, count: length)) == .transferred(length) else {
+                finish(reason: "client error reading the PROXY header")
+                return false
+            }
+            releaseHeadSlot()
+            awaitsProxyHeader = false
+            if header.command == .proxy, header.family == .tcp4 || header.family == .tcp6, let source = header.source {
+                return moveTo(source.addressText)
+            }
+            return true
+        }
     }
 
     /// Takes `client` as this connection's address (per-address limits follow); false when that address is at its

@@ -143,6 +143,18 @@ public enum Sockets {
         throw Errno(rawValue: err)
     }
 
+    /// Copies up to `count` waiting bytes without consuming them. The corresponding C call is `recv(2)` with
+    /// `MSG_PEEK`.
+    public static func peek(_ fd: CInt, into buffer: UnsafeMutableRawPointer, count: Int) throws(Errno) -> IOStatus {
+        let n = retryingOnInterrupt { recv(fd, buffer, count, CInt(MSG_PEEK)) }
+        if n > 0 { return .transferred(n) }
+        if n == 0 { return .endOfStream }
+        let err = errno
+        if err == EAGAIN || err == EWOULDBLOCK { return .wouldBlock }
+        preconditionIsNotProgrammerError(err, "recv")
+        throw Errno(rawValue: err)
+    }
+
     /// Looks at the next byte without consuming it (how one port tells TLS from plain HTTP).
     /// The corresponding C call is `recv(2)` with `MSG_PEEK`.
     public static func peekByte(_ fd: CInt) throws(Errno) -> (status: IOStatus, byte: UInt8) {
