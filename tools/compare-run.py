@@ -2,9 +2,14 @@
 """Side-by-side benchmark driver behind tools/compare (which builds, and kills what this starts).
 
 Runs the same sockify-load workloads against (a) the target directly, (b) socat as a raw TCP relay,
-(c) websockify 0.13 and (d) Sockify, rotating the order of the four every round, and prints medians of
-the rounds with ratios, the proxy's CPU seconds per GiB moved, nproc and the CPU model. With --write it
-replaces the results section of docs/benchmarks.md. Every process started here is registered in
+(c) websockify 0.13 and (d) Sockify, rotating the order of the configurations every round, and prints medians
+of the rounds with ratios, the proxy's CPU seconds per GiB moved, nproc and the CPU model. With --write it
+replaces the results section of docs/benchmarks.md.
+
+TLS: the opt-in configurations websockify-wss and sockify-wss (--configs ...,websockify-wss,sockify-wss) run
+the same workloads over wss://, both proxies serving the same certificate: a private CA and a server
+certificate for IP 127.0.0.1 made with the openssl command in the log directory; sockify-load verifies
+against that CA (--cafile). Sockify gets --cert/--key (and --ktls, see --ktls below). Every process started here is registered in
 --pidfile before anything else happens, so the wrapper's trap can kill it by PID whatever happens.
 Loopback only.
 """
@@ -25,6 +30,11 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CONFIGS = ["direct", "socat", "websockify", "sockify"]
+# Opt-in: the same proxies over wss:// with one certificate (see the module docstring).
+TLS_CONFIGS = ["websockify-wss", "sockify-wss"]
+ALL_CONFIGS = CONFIGS + TLS_CONFIGS
+LABELS = {"direct": "direct", "socat": "socat", "websockify": "websockify 0.13", "sockify": "Sockify",
+          "websockify-wss": "websockify 0.13 wss", "sockify-wss": "Sockify wss"}
 BEGIN = "<!-- compare:begin -->"
 END = "<!-- compare:end -->"
 
@@ -33,7 +43,11 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="short workloads and fewer connections (~2 minutes)")
     p.add_argument("--runs", type=int, default=3, help="rounds per configuration; the median is reported (>= 3)")
-    p.add_argument("--configs", default=",".join(CONFIGS), help="subset of " + ",".join(CONFIGS))
+    p.add_argument("--configs", default=",".join(CONFIGS),
+                   help="subset of " + ",".join(ALL_CONFIGS) + " (default: the four without TLS)")
+    p.add_argument("--ktls", choices=["auto", "off"], default="auto",
+                   help="wss: kernel TLS for Sockify (--ktls) and for sockify-load (default auto)")
+    p.add_argument("--openssl", default="openssl", help="the openssl command (wss certificates)")
     p.add_argument("--workloads", default=None, help="subset of workload names (default: all)")
     p.add_argument("--conns", type=int, default=10000, help="connections held for the memory test (Sockify, direct)")
     p.add_argument("--websockify-conns", type=int, default=400,
@@ -54,7 +68,7 @@ def parse_args():
         p.error("--runs must be at least 3 (medians of fewer runs are not worth printing)")
     args.configs = [c for c in args.configs.split(",") if c]
     for c in args.configs:
-        if c not in CONFIGS:
+        if c not in ALL_CONFIGS:
             p.error(f"unknown configuration {c}")
     return args
 
@@ -153,6 +167,34 @@ def wait_listening(port, proc, seconds=20):
     raise RuntimeError(f"nothing listening on {port} after {seconds} s")
 
 
+def base_config(config):
+    """The proxy a configuration runs: websockify-wss -> websockify."""
+    return config[:-4] if config.endswith("-wss") else config
+
+
+def make_certificates(openssl, directory):
+    """A private CA and a server certificate (EC P-256) for IP 127.0.0.1 signed by it, written into directory.
+
+    Returns (ca.pem, server.pem, key.pem). Both TLS proxies serve this pair; sockify-load verifies with ca.pem.
+    """
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    steps = [
+        ["req", "-x509"] + ec + ["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=compare CA",
+                                 "-addext", "basicConstraints=critical,CA:TRUE",
+                                 "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+        ["req"] + ec + ["-keyout", "key.pem", "-out", "server.csr", "-subj", "/CN=127.0.0.1"],
+        ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", "2",
+         "-days", "2", "-extfile", "server.ext", "-out", "server.pem"],
+    ]
+    with open(os.path.join(directory, "server.ext"), "w") as f:
+        f.write("basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    for step in steps:
+        run = subprocess.run([openssl] + step, cwd=directory, capture_output=True, text=True, timeout=60)
+        if run.returncode != 0:
+            sys.exit(f"compare: openssl {' '.join(step[:2])} failed: {run.stderr.strip()[:300]}")
+    return tuple(os.path.join(directory, name) for name in ("ca.pem", "server.pem", "key.pem"))
+
+
 def cpu_model():
     try:
         with open("/proc/cpuinfo") as f:
@@ -180,12 +222,16 @@ def workloads(args):
         "socat": min(args.socat_conns if not q else 500, proxy_cap),
         "websockify": min(args.websockify_conns if not q else 200, args.websockify_conns),
     }
+    # wss: the same caps (a TLS session costs the proxy memory per connection, not descriptors).
+    conns["sockify-wss"] = conns["sockify"]
+    conns["websockify-wss"] = conns["websockify"]
     return [
         ("rtt-1", "rtt", lambda c: ["-c", "1", "-s", "64", "-d", rtt_s]),
         ("rtt-50", "rtt", lambda c: ["-c", "50", "-s", "64", "-d", rtt_s]),
         ("down-64K", "down", lambda c: ["-s", "64K", "-b", big["down"]]),
-        ("up-64K", "up", lambda c: ["-s", "64K", "-b", slow_up if c == "websockify" else big["up"]]),
-        ("up-64B", "up", lambda c: ["-s", "64", "-b", small_up["websockify" if c == "websockify" else "fast"]]),
+        ("up-64K", "up", lambda c: ["-s", "64K", "-b", slow_up if base_config(c) == "websockify" else big["up"]]),
+        ("up-64B", "up", lambda c: ["-s", "64", "-b",
+                                    small_up["websockify" if base_config(c) == "websockify" else "fast"]]),
         ("conns", "conns", lambda c: ["-c", str(conns[c]), "-d", "0.5" if q else "2", "-t", "1"]),
     ], conns, proxy_cap, fd_hard
 
@@ -224,8 +270,9 @@ def main():
     load_cpu = 0 if pin else None
     proxy_cpu = (1 if args.placement == "split" else 0) if pin else None
     sockify_extra = shlex.split(args.sockify_args) if args.sockify_args is not None else (["--workers=1"] if pin else [])
-    for path in [args.load] + ([args.sockify] if "sockify" in args.configs else []) + (
-            [args.websockify] if "websockify" in args.configs else []):
+    bases = {base_config(c) for c in args.configs}
+    for path in [args.load] + ([args.sockify] if "sockify" in bases else []) + (
+            [args.websockify] if "websockify" in bases else []):
         if not os.access(path, os.X_OK):
             sys.exit(f"compare: {path} is missing (build it, or run tools/setup-deps.sh)")
     plan, conns, proxy_cap, fd_hard = workloads(args)
@@ -234,9 +281,13 @@ def main():
         plan = [w for w in plan if w[0] in wanted]
     logdir = tempfile.mkdtemp(prefix="sockify-compare-")
     procs = Processes(args.pidfile, logdir)
+    tls_files = None
+    if any(c in TLS_CONFIGS for c in args.configs):
+        tls_files = make_certificates(args.openssl, logdir)
     results = {}  # (workload, config) -> list of metric dicts
     failures = []
     commands = {}
+    transports = {}  # config -> the "transport" object of its last successful run (wss: TLS version, cipher)
     started = time.time()
     try:
         target_port = free_port()
@@ -258,19 +309,40 @@ def main():
                     proxy = procs.start(f"websockify-{round_index}", [args.websockify, f"127.0.0.1:{port}",
                                         f"127.0.0.1:{target_port}"], proxy_cpu)
                     url = f"ws://127.0.0.1:{port}/"
-                else:
+                elif config == "sockify":
                     proxy = procs.start(f"sockify-{round_index}", [args.sockify] + sockify_extra + [
                                         f"127.0.0.1:{port}", f"127.0.0.1:{target_port}"], proxy_cpu)
                     url = f"ws://127.0.0.1:{port}/"
+                else:
+                    # wss: both proxies serve ws and wss on one port with the same certificate and key.
+                    _, cert, key = tls_files
+                    tls_args = ["--cert", cert, "--key", key]
+                    if config == "websockify-wss":
+                        argv = [args.websockify] + tls_args
+                    else:
+                        argv = [args.sockify] + sockify_extra + tls_args + ["--ktls", args.ktls]
+                    proxy = procs.start(f"{config}-{round_index}", argv + [f"127.0.0.1:{port}",
+                                        f"127.0.0.1:{target_port}"], proxy_cpu)
+                    url = f"wss://127.0.0.1:{port}/"
                 if proxy:
-                    wait_listening(port, proxy)
+                    try:
+                        wait_listening(port, proxy)
+                    except RuntimeError as error:
+                        # A proxy that does not start (an option it does not know yet) costs its column only.
+                        failures.append(f"{config} round {round_index}: {error} (log: {logdir}/{config}-"
+                                        f"{round_index}.log)")
+                        procs.stop(proxy)
+                        continue
                 for name, mode, build in plan:
                     extra = build(config)
+                    if config in TLS_CONFIGS:
+                        extra = extra + ["--cafile", tls_files[0], "--ktls", args.ktls]
                     argv = [args.load, mode, url] + extra + ["--json", "--no-progress", "--label", f"{name}/{config}"]
                     if mode == "conns" and proxy:
                         argv += ["--pid", str(proxy.pid)]
+                    shown = [a.replace(tls_files[0], "CA.pem") if tls_files else a for a in extra]
                     commands[(name, config)] = " ".join(["sockify-load", mode, url.replace(str(port), "PORT")
-                                                         .replace(str(target_port), "TARGET")] + extra)
+                                                         .replace(str(target_port), "TARGET")] + shown)
                     if load_cpu is not None:
                         argv = ["taskset", "-c", str(load_cpu)] + argv
                     cpu_before = cpu_seconds(proxy.pid) if proxy else 0
@@ -293,6 +365,8 @@ def main():
                         failures.append(f"{name}/{config} round {round_index}: " +
                                         "; ".join(result.get("errors", [])[:3]))
                         continue
+                    if result.get("transport"):
+                        transports[config] = result["transport"]
                     metrics = metrics_of(mode, result)
                     moved = result.get("results", {}).get("bytes")
                     if mode in ("up", "down") and cpu_used is not None and moved:
@@ -306,7 +380,7 @@ def main():
         procs.stop_all()
 
     table = render(args, plan, results, conns, proxy_cap, fd_hard, nproc, failures, commands,
-                   time.time() - started, sockify_extra, load_cpu, proxy_cpu)
+                   time.time() - started, sockify_extra, load_cpu, proxy_cpu, transports)
     print()
     print(table)
     if args.write:
@@ -333,35 +407,43 @@ def fmt(value):
 
 
 def render(args, plan, results, conns, proxy_cap, fd_hard, nproc, failures, commands, elapsed, sockify_extra,
-           load_cpu, proxy_cpu):
+           load_cpu, proxy_cpu, transports):
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     kernel = os.uname().release
+    # The four plain columns always (the table keeps its shape); the wss ones only when they were asked for.
+    columns = CONFIGS + [c for c in TLS_CONFIGS if c in args.configs]
+    ratios = [("sockify", "websockify"), ("sockify", "socat")]
+    if "sockify-wss" in args.configs and "websockify-wss" in args.configs:
+        ratios.append(("sockify-wss", "websockify-wss"))
+    if "sockify-wss" in args.configs and "sockify" in args.configs:
+        ratios.append(("sockify-wss", "sockify"))
     lines = [
         f"**{now}** · `tools/compare{' --quick' if args.quick else ''}` · medians of {args.runs} rounds "
         f"(configuration order rotated every round) · nproc {nproc} · {cpu_model()} · Linux {kernel} · "
         f"placement `{args.placement}` (load tool + target on CPU {load_cpu}, proxy on CPU {proxy_cpu}) · "
         f"Sockify args `{' '.join(sockify_extra) or '(none)'}` · {elapsed:.0f} s",
         "",
-        "| workload | metric | direct | socat | websockify 0.13 | Sockify | Sockify ÷ websockify | Sockify ÷ socat |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| workload | metric | " + " | ".join(LABELS[c] for c in columns) + " | "
+        + " | ".join(f"{LABELS[a]} ÷ {LABELS[b].replace(' 0.13', '')}" for a, b in ratios) + " |",
+        "|---|---|" + "---:|" * (len(columns) + len(ratios)),
     ]
     for name, mode, _ in plan:
         metric_names = []
-        for config in CONFIGS:
+        for config in columns:
             for run in results.get((name, config), []):
                 for key in run:
                     if key not in metric_names:
                         metric_names.append(key)
         for metric in metric_names:
-            cells = {c: median([r.get(metric) for r in results.get((name, c), [])]) for c in CONFIGS}
+            cells = {c: median([r.get(metric) for r in results.get((name, c), [])]) for c in columns}
             better = "↓" if metric in LOWER_IS_BETTER else "↑"
 
             def ratio(a, b):
                 if cells[a] is None or cells[b] in (None, 0):
                     return "—"
                 return f"{cells[a] / cells[b]:.2f}×"
-            lines.append(f"| {name} | {metric} {better} | " + " | ".join(fmt(cells[c]) for c in CONFIGS)
-                         + f" | {ratio('sockify', 'websockify')} | {ratio('sockify', 'socat')} |")
+            lines.append(f"| {name} | {metric} {better} | " + " | ".join(fmt(cells[c]) for c in columns)
+                         + " | " + " | ".join(ratio(a, b) for a, b in ratios) + " |")
     lines += [
         "",
         f"Connections held in `conns`: direct {conns['direct']:,}, Sockify {conns['sockify']:,}, "
@@ -372,12 +454,30 @@ def render(args, plan, results, conns, proxy_cap, fd_hard, nproc, failures, comm
         "`KiB/conn` is the PSS growth of the proxy's whole process tree (/proc/<pid>/smaps_rollup, children "
         "included) divided by the connections held; `CPU s/GiB` is the proxy tree's utime+stime (reaped children "
         "included) per GiB moved. Direct has no proxy, so neither applies.",
+    ]
+    wss = [c for c in TLS_CONFIGS if c in args.configs]
+    if wss:
+        lines += [
+            "",
+            f"wss: both proxies serve one EC P-256 certificate for IP 127.0.0.1 signed by a private CA (made with "
+            f"openssl for the run); sockify-load verifies it (`--cafile`). Sockify runs with `--cert --key "
+            f"--ktls {args.ktls}`. Negotiated, as sockify-load saw it (its own kernel TLS, not the proxy's):",
+            "",
+        ]
+        for config in wss:
+            tls = (transports.get(config) or {}).get("tls")
+            if tls:
+                lines.append(f"- {LABELS[config]}: {tls.get('version')} {tls.get('cipher')}, sockify-load kernel TLS "
+                             f"send {'on' if tls.get('kernel_tls_send') else 'off'}")
+            else:
+                lines.append(f"- {LABELS[config]}: no successful run")
+    lines += [
         "",
         "Commands (TARGET = `sockify-load --serve mixed`, PORT = the proxy's port):",
         "",
     ]
     for name, mode, _ in plan:
-        shown = sorted({commands.get((name, c)) for c in CONFIGS if commands.get((name, c))})
+        shown = sorted({commands.get((name, c)) for c in columns if commands.get((name, c))})
         for command in shown:
             lines.append(f"- `{command}`")
     if failures:

@@ -1,10 +1,12 @@
-// Target URLs: `ws://host:port/path?query` (RFC 6455 §3) and `tcp://host:port` for raw comparisons.
+// Target URLs: `ws://host:port/path?query` and `wss://…` (RFC 6455 §3), and `tcp://host:port` for raw comparisons.
 
 /// Where the load goes: a WebSocket endpoint or a plain TCP one.
 struct Endpoint: Sendable, Equatable, CustomStringConvertible {
     enum Scheme: String, Sendable {
         /// RFC 6455 over TCP: opening handshake, masked client frames.
         case ws
+        /// RFC 6455 over TLS (§3, §4.1 item 5: the TLS handshake comes first, the opening handshake inside it).
+        case wss
         /// Bytes as they are, for the no-proxy and raw-relay baselines.
         case tcp
     }
@@ -16,17 +18,17 @@ struct Endpoint: Sendable, Equatable, CustomStringConvertible {
     /// The request target sent in the handshake: path plus query, `/` when the URL has none (§3).
     var resource: String
 
-    /// Parses `ws://host:port[/path][?query]` or `tcp://host:port`.
+    /// Parses `ws://host:port[/path][?query]`, `wss://host:port[/path][?query]` or `tcp://host:port`.
     ///
-    /// `wss://` is refused: the load tool measures the proxy's relay path on loopback, not TLS.
+    /// The port is required even for `ws`/`wss` (a load run names the proxy's port explicitly).
     /// - Throws: `UsageError` with a message naming the part that is wrong.
     init(parsing text: String) throws(UsageError) {
         guard let separator = text.range(of: "://") else {
-            throw UsageError("target \"\(text)\" is not a URL; use ws://host:port/path or tcp://host:port")
+            throw UsageError("target \"\(text)\" is not a URL; use ws://host:port/path, wss://host:port/path or tcp://host:port")
         }
         let schemeText = text[..<separator.lowerBound].lowercased()
         guard let scheme = Scheme(rawValue: schemeText) else {
-            throw UsageError("unsupported scheme \"\(schemeText)://\"; use ws:// or tcp://")
+            throw UsageError("unsupported scheme \"\(schemeText)://\"; use ws://, wss:// or tcp://")
         }
         var rest = text[separator.upperBound...]
         var resource = "/"
@@ -35,7 +37,7 @@ struct Endpoint: Sendable, Equatable, CustomStringConvertible {
             if resource.first == "?" { resource = "/" + resource }
             rest = rest[..<slash]
         }
-        guard scheme == .ws || resource == "/" else {
+        guard scheme != .tcp || resource == "/" else {
             throw UsageError("tcp:// targets take no path (\(text))")
         }
         let host: Substring
@@ -63,8 +65,14 @@ struct Endpoint: Sendable, Equatable, CustomStringConvertible {
     var hostHeader: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     var description: String {
-        scheme == .ws ? "ws://\(hostHeader)\(resource)" : "tcp://\(hostHeader)"
+        scheme == .tcp ? "tcp://\(hostHeader)" : "\(scheme.rawValue)://\(hostHeader)\(resource)"
     }
+
+    /// Whether the connection speaks RFC 6455 (ws or wss).
+    var isWebSocket: Bool { scheme != .tcp }
+
+    /// Whether the connection starts with a TLS handshake.
+    var isTLS: Bool { scheme == .wss }
 
     /// Whether a numeric address (as `SocketAddress.host` prints it) is on the loopback interface.
     static func isLoopback(numericHost host: String) -> Bool {

@@ -26,6 +26,22 @@ enum TargetKind: String, Sendable, CaseIterable {
     case mixed
 }
 
+/// How a `wss://` run sets up TLS (ignored for ws:// and tcp://, where the options are refused).
+struct TLSOptions: Sendable, Equatable {
+    /// Verify the server's chain and its name (the URL host: a DNS name, or an IP literal against IP SANs).
+    var verifiesPeer = true
+    /// CAs to verify against (`--cafile`); nil = the system's.
+    var caFile: String?
+    /// A client certificate (`--cert`) and its key (`--key`; the certificate file when nil).
+    var certificateFile: String?
+    var keyFile: String?
+    /// Let OpenSSL hand the record layer to the kernel when it can (`--ktls auto`, the default; `off`).
+    var kernelTLS = true
+
+    /// What `verify` in the report says: `cafile`, `system` or `none`.
+    var verification: String { !verifiesPeer ? "none" : caFile == nil ? "system" : "cafile" }
+}
+
 /// One fully validated load run.
 struct LoadPlan: Sendable {
     var mode: LoadMode
@@ -55,6 +71,8 @@ struct LoadPlan: Sendable {
     var seed: UInt64
     var showsProgress: Bool?
     var label: String?
+    /// wss:// only.
+    var tls = TLSOptions()
 }
 
 /// `--serve KIND --listen HOST:PORT`.
@@ -86,7 +104,8 @@ enum LoadCommandLine {
           down    target -> client throughput, every byte verified (target: --serve source)
           conns   open --connections at --rate, hold, re-check, report rate/handshake/memory (target: echo)
           soak    mixed rtt/up/down with reconnects for --duration (target: --serve mixed)
-        URL: ws://host:port/path?query or tcp://host:port (loopback only unless --allow-remote)
+        URL: ws://host:port/path?query, wss://host:port/path?query or tcp://host:port
+             (loopback only unless --allow-remote)
 
         options:
           -c, --connections N   concurrent connections (rtt/up/down 1, conns 1000, soak 8)
@@ -105,6 +124,13 @@ enum LoadCommandLine {
               --label TEXT      copied into the JSON output
               --progress / --no-progress   live progress line (default: when stdout is a terminal)
               --allow-remote    allow non-loopback targets
+        wss:// (the handshake time includes the TLS handshake; the report names the TLS version and cipher):
+              --cafile FILE     verify the server against the CAs in FILE (default: the system's CAs); the
+                                certificate must name the URL host (DNS name, or IP address SAN for an IP)
+              --insecure        do not verify the server at all (self-signed targets)
+              --cert FILE       present a client certificate (PEM chain)
+              --key FILE        its private key (default: in the --cert file)
+              --ktls auto|off   kernel TLS where the kernel and cipher allow it (default auto)
           -h, --help, --version
         exit status: 0 success, 1 integrity or connection failure, 2 usage error
         """
@@ -120,9 +146,12 @@ enum LoadCommandLine {
             "-b": "bytes", "--bytes": "bytes", "-r": "rate", "--rate": "rate", "--pid": "pid",
             "-t": "threads", "--threads": "threads", "--timeout": "timeout", "--hgrm": "hgrm",
             "--subprotocol": "subprotocol", "--seed": "seed", "--label": "label", "--serve": "serve",
-            "--listen": "listen", "--hold": "duration",
+            "--listen": "listen", "--hold": "duration", "--cafile": "cafile", "--cert": "cert", "--key": "key",
+            "--ktls": "ktls",
         ]
-        let boolean: Set<String> = ["--json", "--allow-remote", "--progress", "--no-progress", "-h", "--help", "--version"]
+        let boolean: Set<String> = [
+            "--json", "--allow-remote", "--progress", "--no-progress", "-h", "--help", "--version", "--insecure",
+        ]
         var index = 0
         while index < arguments.count {
             var argument = arguments[index]
@@ -220,13 +249,42 @@ enum LoadCommandLine {
         var progress: Bool? = nil
         if flags.contains("--progress") { progress = true }
         if flags.contains("--no-progress") { progress = false }
-        return .load(
-            LoadPlan(
-                mode: mode, endpoint: endpoint, connectionCount: connections, messageSize: size,
-                duration: mode == .conns ? nil : duration, messageCount: messages, byteCount: byteCount, rate: rate,
-                hold: hold, proxyPID: pid, threadCount: min(threadCount, connections), isJSON: flags.contains("--json"),
-                histogramPath: values["hgrm"], timeout: timeout, allowsRemote: allowsRemote,
-                subprotocol: values["subprotocol"], seed: seed, showsProgress: progress, label: values["label"]))
+        let tls = try tlsOptions(values, isInsecure: flags.contains("--insecure"), endpoint: endpoint)
+        var plan = LoadPlan(
+            mode: mode, endpoint: endpoint, connectionCount: connections, messageSize: size,
+            duration: mode == .conns ? nil : duration, messageCount: messages, byteCount: byteCount, rate: rate,
+            hold: hold, proxyPID: pid, threadCount: min(threadCount, connections), isJSON: flags.contains("--json"),
+            histogramPath: values["hgrm"], timeout: timeout, allowsRemote: allowsRemote,
+            subprotocol: values["subprotocol"], seed: seed, showsProgress: progress, label: values["label"])
+        plan.tls = tls
+        return .load(plan)
+    }
+
+    /// The TLS options, refused unless the URL is `wss://`.
+    private static func tlsOptions(
+        _ values: [String: String], isInsecure: Bool, endpoint: Endpoint
+    ) throws(UsageError) -> TLSOptions {
+        let given = ["cafile", "cert", "key", "ktls"].filter { values[$0] != nil }.map { "--\($0)" }
+            + (isInsecure ? ["--insecure"] : [])
+        guard endpoint.isTLS else {
+            guard given.isEmpty else { throw UsageError("\(given.joined(separator: ", ")) apply to wss:// URLs only") }
+            return TLSOptions()
+        }
+        var options = TLSOptions()
+        options.verifiesPeer = !isInsecure
+        options.caFile = values["cafile"]
+        guard !(isInsecure && options.caFile != nil) else {
+            throw UsageError("--insecure turns verification off; --cafile would verify: pick one")
+        }
+        options.certificateFile = values["cert"]
+        options.keyFile = values["key"]
+        guard options.keyFile == nil || options.certificateFile != nil else { throw UsageError("--key needs --cert") }
+        switch values["ktls"] ?? "auto" {
+        case "auto": options.kernelTLS = true
+        case "off": options.kernelTLS = false
+        case let other: throw UsageError("--ktls takes auto or off (got \(other))")
+        }
+        return options
     }
 
     /// `12`, `64K`, `1M`, `1G`, `1KiB`, `2MB` (binary multiples; `B` optional).

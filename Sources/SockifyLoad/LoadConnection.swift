@@ -1,5 +1,6 @@
-// One client connection of a load run: non-blocking connect, the §4.1 opening handshake, masked data frames
-// (§5.3) out, server frames (§5.2) in, and the job it is running (an rtt exchange, an up or down stream, a probe).
+// One client connection of a load run: non-blocking connect, for wss:// a TLS handshake, the §4.1 opening
+// handshake, masked data frames (§5.3) out, server frames (§5.2) in, and the job it is running (an rtt exchange, an
+// up or down stream, a probe).
 import Glibc
 import SockifyProtocol
 import SockifyReactor
@@ -11,9 +12,15 @@ class LoadHandler: ReactorHandler {
 
 /// A client connection, confined to its worker's reactor thread.
 ///
-/// Edge-triggered contract (see `Reactor`): every readable event is drained until `wouldBlock` (or a short read,
-/// which means the socket buffer is empty), and every writable event flushes the out buffer until it is empty or
-/// the kernel pushes back. Both buffers are allocated once per connection; nothing on the data path allocates.
+/// Edge-triggered contract (see `Reactor`): every readable event is drained until `wouldBlock` (or, over plain
+/// TCP, a short read, which means the socket buffer is empty), and every writable event flushes the out buffer until
+/// it is empty or the kernel pushes back. Both buffers are allocated once per connection; nothing on the data path
+/// allocates.
+///
+/// Over TLS (`wss://`) the same buffers hold plaintext and `TLSStream` does the records. Three TLS rules change the
+/// loops: a short read says nothing about the socket (OpenSSL returns one record per call), so reads go on until
+/// `wouldBlock`; a write that returned `wouldBlock` is retried with the same bytes and length; and a read can wait
+/// for the socket to become writable (or a write for readable), so the other edge retries it.
 ///
 /// Out buffer: frames are built back to back, header right before its payload, masked in place:
 ///
@@ -21,7 +28,8 @@ class LoadHandler: ReactorHandler {
 ///     | sent   | queued frames ...   | free for data frames      | reserve for pong/close      |
 final class LoadConnection: LoadHandler {
     enum Phase: Equatable {
-        case idle, connecting, handshaking, open, closing, closed
+        /// `securing`: the TLS handshake (wss:// only), between the TCP connect and the opening handshake.
+        case idle, connecting, securing, handshaking, open, closing, closed
     }
 
     /// What the connection does once open.
@@ -43,6 +51,13 @@ final class LoadConnection: LoadHandler {
     let slot: Int
     let globalIndex: Int
     private let isWebSocket: Bool
+    /// The TLS session of the current attempt (wss:// only), freed when the connection closes.
+    private var tls: TLSStream?
+    /// TLS: the byte count of a write that returned `wouldBlock`; the retry must send exactly these bytes again.
+    private var tlsRetryCount = 0
+    /// TLS: the last read waits for a writable edge, or the last write for a readable one.
+    private var receiveWaitsForWritable = false
+    private var sendWaitsForReadable = false
 
     private(set) var phase = Phase.idle
     /// Whether the current connection attempt got as far as `open` (TCP connected, handshake done).
@@ -51,6 +66,9 @@ final class LoadConnection: LoadHandler {
     /// Jobs started on this connection so far (soak reconnects cycle through jobs).
     private(set) var cycle = 0
     private var fd: CInt = -1
+    /// Counts connection attempts: a job that ends inside `receiveAll` may close and reconnect (soak), and the
+    /// loop must not go on reading the new attempt's socket.
+    private var attempt = 0
     private var token = Token(slot: 0, generation: 0)
     private var protocolState = WebSocketConnection(role: .client, maxPayloadLength: 1 << 40)
     private var handshakeKey = ""
@@ -96,7 +114,7 @@ final class LoadConnection: LoadHandler {
         self.worker = worker
         self.slot = slot
         self.globalIndex = globalIndex
-        self.isWebSocket = worker.plan.endpoint.scheme == .ws
+        self.isWebSocket = worker.plan.endpoint.isWebSocket
         self.inCapacity = inCapacity
         self.outCapacity = outCapacity
         inBuffer = .allocate(byteCount: inCapacity, alignment: 64)
@@ -118,6 +136,10 @@ final class LoadConnection: LoadHandler {
         outStart = 0
         outEnd = 0
         inCount = 0
+        attempt &+= 1
+        tlsRetryCount = 0
+        receiveWaitsForWritable = false
+        sendWaitsForReadable = false
         protocolState = WebSocketConnection(role: .client, maxPayloadLength: 1 << 40)
         job = .none
         connectStartedAt = LoadClock.now()
@@ -129,8 +151,9 @@ final class LoadConnection: LoadHandler {
             fail("connect to \(address): \(error)", integrity: false)
             return
         }
-        // Small messages must not wait for Nagle; conns only ever has one small probe in flight, so skip it there.
-        if worker.plan.mode != .conns { Sockets.setNoDelay(fd) }
+        // Small messages must not wait for Nagle; conns only ever has one small probe in flight, so skip it there
+        // (but not over TLS, where the client's Finished and the opening request are two small writes in a row).
+        if worker.plan.mode != .conns || worker.tlsContext != nil { Sockets.setNoDelay(fd) }
         token = worker.reactor.add(self)
         do {
             try worker.reactor.register(fd, for: token, tag: 0)
@@ -150,11 +173,53 @@ final class LoadConnection: LoadHandler {
             }
             connected()
         }
-        if phase != .closed && !readiness.isDisjoint(with: [.readable, .hangup, .error]) { receiveAll() }
-        if phase != .closed && readiness.contains(.writable) { pump() }
+        if phase == .securing {
+            secure()
+            guard phase != .securing && phase != .closed else { return }
+            // The request is out (or waits for a writable edge). Whatever came with or after the last handshake
+            // record (TLS 1.3 session tickets) may already have used up its edge: read until `wouldBlock` once.
+            receiveAll()
+            return
+        }
+        if phase != .closed
+            && (!readiness.isDisjoint(with: [.readable, .hangup, .error])
+                || (receiveWaitsForWritable && readiness.contains(.writable)))
+        {
+            receiveAll()
+        }
+        if phase != .closed && (readiness.contains(.writable) || (sendWaitsForReadable && readiness.contains(.readable))) {
+            pump()
+        }
     }
 
     private func connected() {
+        if let context = worker.tlsContext {
+            do {
+                tls = try context.makeStream(fd: fd, serverName: worker.plan.endpoint.host)
+            } catch {
+                fail("TLS: \(error)", integrity: false)
+                return
+            }
+            phase = .securing
+        } else {
+            startOpeningHandshake()
+        }
+    }
+
+    /// Advances the TLS handshake; on completion, starts the opening handshake inside it (§4.1 item 5).
+    private func secure() {
+        guard let tls else { return }
+        do {
+            guard try tls.handshake() == .complete else { return }
+        } catch {
+            fail("TLS handshake: \(error)", integrity: false)
+            return
+        }
+        worker.tlsEstablished(tls)
+        startOpeningHandshake()
+    }
+
+    private func startOpeningHandshake() {
         if isWebSocket {
             phase = .handshaking
             handshakeKey = ClientHandshake.randomKey(using: &worker.random)
@@ -180,7 +245,7 @@ final class LoadConnection: LoadHandler {
     func close() {
         switch phase {
         case .idle, .closed, .closing: return
-        case .connecting, .handshaking:
+        case .connecting, .securing, .handshaking:
             finishClose()
         case .open:
             guard isWebSocket, protocolState.state == .open else {
@@ -198,10 +263,13 @@ final class LoadConnection: LoadHandler {
     func finishClose() {
         guard phase != .closed && phase != .idle else { return }
         if fd >= 0 {
+            // close_notify first (best effort, only after a completed handshake), then the FIN.
+            tls?.shutdown()
             worker.reactor.remove(token)
             Sockets.close(fd)
             fd = -1
         }
+        tls = nil
         phase = .closed
         isAwaitingEcho = false
         worker.connectionClosed(self)
@@ -340,7 +408,22 @@ final class LoadConnection: LoadHandler {
     private func flush() -> Bool {
         while outStart < outEnd {
             do {
-                switch try Sockets.send(fd, from: outBuffer + outStart, count: outEnd - outStart) {
+                let status: IOStatus
+                if let tls {
+                    // Bytes after a blocked write's range wait for the retry of exactly that range.
+                    let count = tlsRetryCount > 0 ? tlsRetryCount : outEnd - outStart
+                    status = try tls.send(from: outBuffer + outStart, count: count)
+                    if status == .wouldBlock {
+                        tlsRetryCount = count
+                        sendWaitsForReadable = !tls.wantsWritable
+                    } else {
+                        tlsRetryCount = 0
+                        sendWaitsForReadable = false
+                    }
+                } else {
+                    status = try Sockets.send(fd, from: outBuffer + outStart, count: outEnd - outStart)
+                }
+                switch status {
                 case .transferred(let n): outStart += n
                 case .wouldBlock: return false
                 case .endOfStream: return false
@@ -381,12 +464,19 @@ final class LoadConnection: LoadHandler {
     // MARK: receiving
 
     private func receiveAll() {
-        // Bounded: each read either moves bytes, or ends the loop (wouldBlock, EOF, short read, failure).
-        while phase != .closed {
+        // Bounded: each read either moves bytes, or ends the loop (wouldBlock, EOF, a plain short read, failure);
+        // the peer's sending is bounded by its job.
+        let current = attempt
+        while phase != .closed && attempt == current {
             let space = inCapacity - inCount
             let status: IOStatus
             do {
-                status = try Sockets.receive(fd, into: inBuffer + inCount, count: space)
+                if let tls {
+                    status = try tls.receive(into: inBuffer + inCount, count: space)
+                    receiveWaitsForWritable = status == .wouldBlock && tls.wantsWritable
+                } else {
+                    status = try Sockets.receive(fd, into: inBuffer + inCount, count: space)
+                }
             } catch {
                 if phase == .closing {
                     finishClose()
@@ -404,8 +494,9 @@ final class LoadConnection: LoadHandler {
             case .transferred(let n):
                 inCount += n
                 process()
-                // A short read means the socket buffer is empty: the next edge reports new bytes.
-                if n < space { return }
+                // Plain TCP: a short read means the socket buffer is empty, so the next edge reports new bytes.
+                // TLS: a short read is one record; only `wouldBlock` says the socket is drained.
+                if n < space && tls == nil { return }
             }
         }
     }

@@ -25,6 +25,11 @@ enum LoadReport {
         if plan.mode == .conns { parameters.append(("hold_s", .number(plan.hold.seconds))) }
         if let pid = plan.proxyPID { parameters.append(("pid", .integer(Int64(pid)))) }
         if let subprotocol = plan.subprotocol { parameters.append(("subprotocol", .string(subprotocol))) }
+        if plan.endpoint.isTLS {
+            parameters.append(("tls_verify", .string(plan.tls.verification)))
+            parameters.append(("ktls", .string(plan.tls.kernelTLS ? "auto" : "off")))
+            if plan.tls.certificateFile != nil { parameters.append(("client_certificate", .bool(true))) }
+        }
 
         var results: [(String, JSONValue)] = [("elapsed_s", .number(result.elapsed))]
         switch plan.mode {
@@ -78,6 +83,7 @@ enum LoadReport {
             ("date", .string(ISO8601DateFormatter().string(from: date))),
             ("mode", .string(plan.mode.rawValue)),
             ("target", .string(plan.endpoint.description)),
+            ("transport", transportJSON(result)),
             ("nproc", .integer(Int64(SystemInfo.processorCount))),
             ("cpu_model", .string(SystemInfo.cpuModel)),
             ("kernel", .string(SystemInfo.kernel)),
@@ -90,6 +96,33 @@ enum LoadReport {
             ("errors", .array(stats.failureMessages.map { .string($0) })),
         ]
         return .object(object)
+    }
+
+    /// `{"scheme": "wss", "tls": {"version", "cipher", "kernel_tls_send", …}}`; `tls` is null until a TLS
+    /// handshake completed, and absent for ws:// and tcp://.
+    static func transportJSON(_ result: LoadResult) -> JSONValue {
+        let endpoint = result.plan.endpoint
+        var members: [(String, JSONValue)] = [("scheme", .string(endpoint.scheme.rawValue))]
+        guard endpoint.isTLS else { return .object(members) }
+        let tls = result.statistics.tls
+        guard tls.sessionCount > 0 else {
+            members.append(("tls", .null))
+            return .object(members)
+        }
+        members.append(
+            ("tls", .object([
+                ("version", .string(tls.protocolVersion ?? "")),
+                ("cipher", .string(tls.cipher ?? "")),
+                ("mixed", .bool(tls.isMixed)),
+                // True when every session's writes went through the kernel (kTLS send); counts say how many did.
+                ("kernel_tls_send", .bool(tls.kernelSendCount == tls.sessionCount)),
+                ("kernel_tls_receive", .bool(tls.kernelReceiveCount == tls.sessionCount)),
+                ("sessions", .integer(Int64(tls.sessionCount))),
+                ("kernel_tls_send_sessions", .integer(Int64(tls.kernelSendCount))),
+                ("kernel_tls_receive_sessions", .integer(Int64(tls.kernelReceiveCount))),
+                ("verify", .string(result.plan.tls.verification)),
+            ])))
+        return .object(members)
     }
 
     private static func latencyJSON(_ histogram: Histogram<UInt64>) -> JSONValue {
@@ -115,6 +148,7 @@ enum LoadReport {
                 + "\(bytes(plan.messageSize)) · \(plan.threadCount) thread\(plan.threadCount == 1 ? "" : "s")")
         lines.append("nproc \(SystemInfo.processorCount) · \(SystemInfo.cpuModel) · Linux \(SystemInfo.kernel)")
         func row(_ name: String, _ value: String) { lines.append("  " + name.padding(toLength: 14, withPad: " ", startingAt: 0) + value) }
+        if plan.endpoint.isTLS { row("tls", tlsRow(result)) }
         switch plan.mode {
         case .rtt:
             row("messages", "\(grouped(stats.messages)) in \(fixed(result.elapsed, 2)) s = \(grouped(Int(result.messagesPerSecond))) msgs/s"
@@ -145,6 +179,17 @@ enum LoadReport {
             for message in stats.failureMessages.prefix(10) { lines.append("    " + message) }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// `TLSv1.3 TLS_AES_256_GCM_SHA384 · kernel TLS send 0 of 3 sessions, receive 0 · verify cafile`.
+    static func tlsRow(_ result: LoadResult) -> String {
+        let tls = result.statistics.tls
+        let verify = "verify \(result.plan.tls.verification)"
+        guard tls.sessionCount > 0 else { return "no TLS handshake completed · \(verify)" }
+        let negotiated = "\(tls.protocolVersion ?? "?") \(tls.cipher ?? "?")" + (tls.isMixed ? " (and others)" : "")
+        let sessions = "\(tls.sessionCount) session\(tls.sessionCount == 1 ? "" : "s")"
+        return "\(negotiated) · kernel TLS send \(tls.kernelSendCount) of \(sessions), receive "
+            + "\(tls.kernelReceiveCount) · \(verify)" + (result.plan.tls.kernelTLS ? "" : " · --ktls off")
     }
 
     private static func latencyRow(_ histogram: Histogram<UInt64>) -> String {

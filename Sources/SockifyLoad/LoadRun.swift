@@ -73,10 +73,13 @@ enum LoadRun {
             result.memoryBefore = sample
         }
 
+        let tlsContext = try makeTLSContext(plan)
+
         let shared = SharedProgress()
         var workers: [LoadWorker] = []
         for index in 0..<plan.threadCount {
-            workers.append(try LoadWorker(plan: plan, index: index, address: address, progress: shared))
+            workers.append(
+                try LoadWorker(plan: plan, index: index, address: address, tlsContext: tlsContext, progress: shared))
         }
         let started = LoadClock.now()
         var threads: [ReactorThread] = []
@@ -136,6 +139,27 @@ enum LoadRun {
             result.rechecked = shared.rechecked.load(ordering: .relaxed)
         }
         return result
+    }
+
+    /// wss://: the one client context all workers share; nil otherwise.
+    /// - Throws: `UsageError` when a file named on the command line cannot be loaded.
+    static func makeTLSContext(_ plan: LoadPlan) throws(UsageError) -> TLSClientContext? {
+        guard plan.endpoint.isTLS else { return nil }
+        // OpenSSL writes to the socket itself, without MSG_NOSIGNAL: a peer's reset must not kill the process.
+        // (Also done at start-up; repeated here for callers that run a plan in-process, like the tests.)
+        signal(SIGPIPE, SIG_IGN)
+        var settings = TLSClientSettings()
+        settings.verifyPeer = plan.tls.verifiesPeer
+        settings.caFile = plan.tls.caFile
+        settings.certificate = plan.tls.certificateFile.map {
+            TLSCertificateFiles(certificateFile: $0, keyFile: plan.tls.keyFile)
+        }
+        settings.kernelTLS = plan.tls.kernelTLS
+        do {
+            return try TLSClientContext(settings: settings)
+        } catch {
+            throw UsageError("TLS: \(error)")
+        }
     }
 
     private static func progressLine(_ plan: LoadPlan, _ shared: SharedProgress, elapsed: Double) -> String {

@@ -23,8 +23,11 @@ final class SharedProgress: Sendable {
 struct WorkerStatistics {
     /// Round-trip latency in nanoseconds (coordinated-omission corrected in open-loop runs).
     var latency = WorkerStatistics.makeHistogram()
-    /// Connect-to-open time in nanoseconds: TCP connect plus, for ws://, the opening handshake.
+    /// Connect-to-open time in nanoseconds: TCP connect plus, for wss://, the TLS handshake and, for ws:// and
+    /// wss://, the opening handshake.
     var handshake = WorkerStatistics.makeHistogram()
+    /// wss://: what the TLS handshakes negotiated.
+    var tls = TLSSummary()
     var messages = 0
     /// Payload bytes moved and verified.
     var bytes: Int64 = 0
@@ -59,9 +62,48 @@ struct WorkerStatistics {
         failures += other.failures
         integrityFailures += other.integrityFailures
         failureMessages += other.failureMessages.prefix(max(0, 20 - failureMessages.count))
+        tls.merge(other.tls)
         rttJobs += other.rttJobs
         upJobs += other.upJobs
         downJobs += other.downJobs
+    }
+}
+
+/// What the TLS sessions of a run negotiated: the first session's version and cipher (and whether any differed),
+/// and how many sessions the kernel encrypted (kernel TLS send) or decrypted.
+struct TLSSummary: Equatable {
+    var sessionCount = 0
+    var protocolVersion: String?
+    var cipher: String?
+    /// Some session negotiated another version or cipher than the first one.
+    var isMixed = false
+    var kernelSendCount = 0
+    var kernelReceiveCount = 0
+
+    mutating func record(protocolVersion: String, cipher: String, kernelSend: Bool, kernelReceive: Bool) {
+        if sessionCount == 0 {
+            self.protocolVersion = protocolVersion
+            self.cipher = cipher
+        } else if protocolVersion != self.protocolVersion || cipher != self.cipher {
+            isMixed = true
+        }
+        sessionCount += 1
+        if kernelSend { kernelSendCount += 1 }
+        if kernelReceive { kernelReceiveCount += 1 }
+    }
+
+    mutating func merge(_ other: TLSSummary) {
+        guard other.sessionCount > 0 else { return }
+        if sessionCount == 0 {
+            protocolVersion = other.protocolVersion
+            cipher = other.cipher
+        } else if other.protocolVersion != protocolVersion || other.cipher != cipher {
+            isMixed = true
+        }
+        isMixed = isMixed || other.isMixed
+        sessionCount += other.sessionCount
+        kernelSendCount += other.kernelSendCount
+        kernelReceiveCount += other.kernelReceiveCount
     }
 }
 
@@ -85,6 +127,8 @@ final class LoadWorker: @unchecked Sendable {
     let plan: LoadPlan
     let index: Int
     let address: SocketAddress
+    /// wss://: the run's client context (one for all workers; `makeStream` is thread-safe).
+    let tlsContext: TLSClientContext?
     let reactor: Reactor<LoadHandler>
     let progress: SharedProgress
     private(set) var connections: [LoadConnection] = []
@@ -126,10 +170,14 @@ final class LoadWorker: @unchecked Sendable {
     /// How long a closing handshake may take before the socket is closed anyway.
     static let closeTimeout: UInt64 = 2_000_000_000
 
-    init(plan: LoadPlan, index: Int, address: SocketAddress, progress: SharedProgress) throws(Errno) {
+    init(
+        plan: LoadPlan, index: Int, address: SocketAddress, tlsContext: TLSClientContext? = nil,
+        progress: SharedProgress
+    ) throws(Errno) {
         self.plan = plan
         self.index = index
         self.address = address
+        self.tlsContext = tlsContext
         self.progress = progress
         reactor = try Reactor<LoadHandler>(tickInterval: plan.mode == .conns ? 1 : 10)
         random = XorshiftGenerator(seed: plan.seed &+ UInt64(index) &* 0x2545_F491_4F6C_DD1D)
@@ -200,6 +248,13 @@ final class LoadWorker: @unchecked Sendable {
     }
 
     // MARK: events from connections
+
+    /// wss://: a TLS handshake completed (the opening handshake starts next).
+    func tlsEstablished(_ stream: TLSStream) {
+        statistics.tls.record(
+            protocolVersion: stream.protocolVersion, cipher: stream.cipher, kernelSend: stream.kernelSend,
+            kernelReceive: stream.kernelReceive)
+    }
 
     func connectionOpened(_ connection: LoadConnection) {
         let now = LoadClock.now()
@@ -467,7 +522,7 @@ final class LoadWorker: @unchecked Sendable {
         if isStopping && now &- stoppedAt > Self.grace && now &- lastGraceSweep > 100_000_000 {
             lastGraceSweep = now
             for connection in connections where connection.phase == .open || connection.phase == .connecting
-                || connection.phase == .handshaking
+                || connection.phase == .securing || connection.phase == .handshaking
             {
                 connection.fail("\(connection.job) unfinished \(Self.grace / 1_000_000_000) s after the deadline", integrity: false)
             }

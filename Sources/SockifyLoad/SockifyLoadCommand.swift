@@ -6,6 +6,9 @@ import SockifyReactor
 @main
 enum SockifyLoadCommand {
     static func main() {
+        // Sockets here send with MSG_NOSIGNAL, but OpenSSL's writes (wss://) do not: a reset peer must be an
+        // error, not the end of the process.
+        signal(SIGPIPE, SIG_IGN)
         var system = SystemRandomNumberGenerator()
         let command: LoadCommand
         do {

@@ -1,29 +1,53 @@
 // A minimal blocking HTTP/1.1 client for token APIs (websockify's BaseTokenAPI and JSONTokenApi, reference
-// §2.3): one GET per connection, bounded in time and size. It runs on a lookup thread, never on a reactor.
+// §2.3): one GET per connection, bounded in time and size, over TCP or TLS. It runs on a lookup thread, never on a
+// reactor.
 import SockifyReactor
 
-/// Sends `GET` requests to `http://` URLs and returns status and body.
+/// Sends `GET` requests to `http://` and `https://` URLs and returns status and body.
 ///
 /// Each request opens its own connection and sends `Connection: close` (token API calls are rare next to the
 /// traffic they unlock). Redirects are not followed: a 3xx comes back as it is, like any other status. websockify
 /// accepts only 2xx bodies; that decision belongs to the caller.
+///
+/// `https://` verifies the server as websockify's `requests.get` does: the chain against the system's CAs
+/// (`SSL_CERT_FILE` and `SSL_CERT_DIR` override them, as OpenSSL reads them) and the certificate against the URL's
+/// host (a DNS name, or an IP literal against the certificate's IP SANs). TLS writes are OpenSSL's own, which do not
+/// pass `MSG_NOSIGNAL`: the process must ignore `SIGPIPE`, as the `sockify` CLI does.
 public struct HTTPClient: Sendable {
     /// The largest body accepted; a longer one fails the request (default 64 KiB).
     public var maxBodyByteCount: Int
     /// The `User-Agent` header value.
     public var userAgent: String
+    /// The TLS client context for `https://`, made on first use and shared by copies of this client.
+    private let tlsContext: HTTPTLSContextCache
 
     /// Size of each receive.
     private static let receiveSize = 16 << 10
 
-    /// Creates a client.
-    public init(maxBodyByteCount: Int = 64 << 10, userAgent: String = "sockify") {
-        self.maxBodyByteCount = maxBodyByteCount
-        self.userAgent = userAgent
+    /// The TLS settings `https://` uses unless told otherwise: verification against the system's CAs, and no
+    /// kernel TLS (a request is a few hundred bytes each way; setting up kernel offload would cost more than it
+    /// saves).
+    public static var defaultTLSSettings: TLSClientSettings {
+        var settings = TLSClientSettings()
+        settings.kernelTLS = false
+        return settings
     }
 
-    /// `GET url`, giving up after `timeout` (connect, request and the whole response together).
-    /// - Parameter url: `http://host[:port]/path?query` (see `HTTPURL`); `https://` fails with `.tlsUnavailable`.
+    /// Creates a client.
+    /// - Parameter tls: how `https://` servers are verified (tests pass their own CA file here).
+    public init(
+        maxBodyByteCount: Int = 64 << 10, userAgent: String = "sockify", tls: TLSClientSettings = defaultTLSSettings
+    ) {
+        self.maxBodyByteCount = maxBodyByteCount
+        self.userAgent = userAgent
+        tlsContext = HTTPTLSContextCache(settings: tls)
+    }
+
+    /// The settings `https://` requests use.
+    public var tlsSettings: TLSClientSettings { tlsContext.settings }
+
+    /// `GET url`, giving up after `timeout` (connect, TLS handshake, request and the whole response together).
+    /// - Parameter url: `http[s]://host[:port]/path?query` (see `HTTPURL`).
     /// - Returns: the final status code (after any `1xx`) and the body, with chunked transfer coding removed.
     /// - Throws: `HTTPClientError`.
     public func get(url: String, timeout: Duration = .seconds(2)) throws(HTTPClientError) -> (
@@ -40,26 +64,33 @@ public struct HTTPClient: Sendable {
         func failure(_ reason: HTTPClientError.Reason) -> HTTPClientError {
             HTTPClientError(endpoint: parsed.endpoint, reason: reason)
         }
-        func socketFailure(_ error: BlockingSocketError) -> HTTPClientError {
+        func transportFailure(_ error: HTTPTransportError) -> HTTPClientError {
             switch error {
-            case .timedOut: failure(.timedOut(after: budget))
-            case .system(let errno): failure(.system(errno))
+            case .socket(.timedOut): failure(.timedOut(after: budget))
+            case .socket(.system(let errno)): failure(.system(errno))
+            case .tls(let message): failure(.tls(message))
             }
+        }
+        var tls: (context: TLSClientContext, serverName: String)?
+        if parsed.scheme == .https {
+            do { tls = (try tlsContext.get(), parsed.host) } catch { throw failure(.tls("TLS setup failed: \(error)")) }
         }
         let address: SocketAddress
         do { address = try SocketAddress.resolve(host: parsed.host, port: parsed.port) } catch {
             throw failure(.resolution(error.message))
         }
-        let socket: BlockingSocket
-        do { socket = try BlockingSocket.connect(to: address, deadline: deadline) } catch { throw socketFailure(error) }
-        defer { socket.close() }
-        do { try socket.sendAll(request(for: parsed), deadline: deadline) } catch { throw socketFailure(error) }
+        let connection: HTTPConnection
+        do { connection = try HTTPConnection.open(to: address, tls: tls, deadline: deadline) } catch {
+            throw transportFailure(error)
+        }
+        defer { connection.close() }
+        do { try connection.sendAll(request(for: parsed), deadline: deadline) } catch { throw transportFailure(error) }
         var parser = HTTPResponseParser(maxBodyByteCount: maxBodyByteCount)
         // Bounded: each round receives at least one byte (the parser caps head and body) or ends the loop.
         while true {
             let bytes: [UInt8]
-            do { bytes = try socket.receive(upTo: Self.receiveSize, deadline: deadline) } catch {
-                throw socketFailure(error)
+            do { bytes = try connection.receive(upTo: Self.receiveSize, deadline: deadline) } catch {
+                throw transportFailure(error)
             }
             do {
                 if bytes.isEmpty {

@@ -5,10 +5,12 @@ import SockifyReactor
 public struct HTTPClientError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What went wrong.
     public enum Reason: Hashable, Sendable, CustomStringConvertible {
-        /// The URL is not `http://host[:port][/path][?query]`; carries the URL and what is wrong with it.
+        /// The URL is not `http[s]://host[:port][/path][?query]`; carries the URL and what is wrong with it.
         case invalidURL(String, String)
-        /// The URL is `https://`, and Sockify has no TLS client yet.
-        case tlsUnavailable
+        /// An `https://` request failed in TLS: the client context could not be set up (an unreadable CA file), the
+        /// handshake failed (`TLS handshake failed: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed
+        /// (unable to get local issuer certificate)`), or a read or write under TLS did. Carries the whole text.
+        case tls(String)
         /// The host name did not resolve (getaddrinfo's message).
         case resolution(String)
         /// The kernel refused or failed the connection (`connection refused`, `connection reset by peer`, …).
@@ -21,7 +23,7 @@ public struct HTTPClientError: Error, Hashable, Sendable, CustomStringConvertibl
         public var description: String {
             switch self {
             case .invalidURL(let url, let why): "invalid URL '\(url)': \(why)"
-            case .tlsUnavailable: "https token APIs need TLS support (not available yet)"
+            case .tls(let message): message
             case .resolution(let message): "cannot resolve host: \(message)"
             case .system(let errno): errno.message
             case .timedOut(let budget): "timed out after \(timeoutText(budget))"

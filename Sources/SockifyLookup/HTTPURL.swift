@@ -1,11 +1,24 @@
-// The one URL shape a token API may have: `http://host[:port]/path?query` (websockify's BaseTokenAPI and
+// The one URL shape a token API may have: `http[s]://host[:port]/path?query` (websockify's BaseTokenAPI and
 // JSONTokenApi substitute the token into such a URL, reference §2.3).
 
-/// A parsed `http://` URL: where to connect and what to put in the request line.
+/// A parsed `http://` or `https://` URL: how and where to connect, and what to put in the request line.
 public struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
+    /// How the request travels.
+    public enum Scheme: String, Hashable, Sendable {
+        /// Plain TCP (default port 80).
+        case http
+        /// TLS over TCP, the server verified against the URL's host (default port 443).
+        case https
+
+        /// The port a URL without one means.
+        public var defaultPort: UInt16 { self == .http ? 80 : 443 }
+    }
+
+    /// `http` or `https`.
+    public var scheme: Scheme
     /// The host without brackets: a name, an IPv4 literal or an IPv6 literal (`::1`).
     public var host: String
-    /// The port (80 when the URL names none).
+    /// The port (the scheme's default, 80 or 443, when the URL names none).
     public var port: UInt16
     /// The request target: path and query, never empty (`/` at least), percent-encoded where the URL was not.
     public var target: String
@@ -15,17 +28,18 @@ public struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
     /// The scheme is case-insensitive; a fragment (`#…`) is dropped. Bytes a request line cannot carry (spaces,
     /// controls, non-ASCII, `"<>\^`{|}`) are percent-encoded, as Python `requests` does (`requote_uri`), so a
     /// token substituted unencoded into the URL (websockify does no encoding) still makes a valid request.
-    /// - Throws: `HTTPClientError` with `.tlsUnavailable` for `https://`, `.invalidURL` for anything else that is
-    ///   not `http://host[:port][/path][?query]` (user info `user:pass@` included).
+    /// - Throws: `HTTPClientError` with `.invalidURL` for anything that is not
+    ///   `http[s]://host[:port][/path][?query]` (user info `user:pass@` included).
     public init(parsing url: String) throws(HTTPClientError) {
         let bytes = Array(url.utf8)
         func invalid(_ why: String) -> HTTPClientError { HTTPClientError(endpoint: nil, reason: .invalidURL(url, why)) }
         guard let schemeEnd = bytes.firstIndex(of: UInt8(ascii: ":")),
             bytes[schemeEnd...].starts(with: Array("://".utf8))
         else { throw invalid("no scheme") }
-        let scheme = String(decoding: bytes[..<schemeEnd], as: UTF8.self).lowercased()
-        if scheme == "https" { throw HTTPClientError(endpoint: nil, reason: .tlsUnavailable) }
-        guard scheme == "http" else { throw invalid("only http:// is supported") }
+        guard let scheme = Scheme(rawValue: String(decoding: bytes[..<schemeEnd], as: UTF8.self).lowercased()) else {
+            throw invalid("only http:// and https:// are supported")
+        }
+        self.scheme = scheme
         var rest = bytes[(schemeEnd + 3)...]
         if let hash = rest.firstIndex(of: UInt8(ascii: "#")) { rest = rest[..<hash] }
         let authorityEnd = rest.firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") } ?? rest.endIndex
@@ -56,24 +70,24 @@ public struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
             else { throw invalid("bad port") }
             port = number
         } else {
-            port = 80
+            port = scheme.defaultPort
         }
         let pathAndQuery = rest[authorityEnd...]
         let path = pathAndQuery.first == UInt8(ascii: "/") ? Array(pathAndQuery) : [UInt8(ascii: "/")] + pathAndQuery
         target = Self.requote(path)
     }
 
-    /// The `Host` header value: the port only when it is not 80, IPv6 literals in brackets.
+    /// The `Host` header value: the port only when it is not the scheme's default, IPv6 literals in brackets.
     public var hostHeader: String {
         let name = host.contains(":") ? "[\(host)]" : host
-        return port == 80 ? name : "\(name):\(port)"
+        return port == scheme.defaultPort ? name : "\(name):\(port)"
     }
 
     /// `host:port` (`[v6]:port`), for log lines.
     public var endpoint: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
-    /// `http://<Host header><target>`.
-    public var description: String { "http://\(hostHeader)\(target)" }
+    /// `http[s]://<Host header><target>`.
+    public var description: String { "\(scheme.rawValue)://\(hostHeader)\(target)" }
 
     /// Percent-encodes every byte outside RFC 3986's unreserved and reserved sets; `%` stays when a valid escape
     /// follows it and is encoded otherwise (Python `requests.utils.requote_uri`).

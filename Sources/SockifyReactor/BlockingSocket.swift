@@ -196,6 +196,16 @@ public final class BlockingSocket {
         return rc != 0  // readable, hung up, in error, or poll itself failed: none of them is a healthy idle socket
     }
 
+    /// Waits until the socket is writable (`writable`) or readable, or in error or hung up (which the next call on
+    /// it reports), giving up at `deadline`. For protocols layered on the descriptor that do their own reads and
+    /// writes, such as a `TLSStream` that returned `.wouldBlock` (pass its `wantsWritable`).
+    /// The corresponding C call is `poll(2)`.
+    /// - Throws: `.timedOut` if the socket is not ready by `deadline` (readiness already there still counts).
+    public func waitUntilReady(writable: Bool, deadline: Deadline) throws(BlockingSocketError) {
+        precondition(isOpen, "waitUntilReady on a closed BlockingSocket")
+        try waitFor(CShort(writable ? POLLOUT : POLLIN), deadline: deadline)
+    }
+
     /// Waits until `events` (or an error/hang-up, which the next syscall reports) or the deadline.
     private func waitFor(_ events: CShort, deadline: Deadline) throws(BlockingSocketError) {
         var entry = pollfd(fd: fd, events: events, revents: 0)

@@ -189,7 +189,7 @@ public final class TLSServerContext: @unchecked Sendable {
 
     /// Options shared by server and client contexts: no renegotiation (CVE-2011-1473), a bare TCP EOF reads as
     /// EOF, no compression, buffers released while idle (an idle TLS console then holds no 34 KiB of buffers),
-    /// writes that may be retried from a moved buffer, and kernel TLS when asked.
+    /// writes that may be retried from a moved buffer, read-ahead, and kernel TLS when asked.
     static func configure(
         _ context: OpaquePointer, minimumVersion: TLSMinimumVersion, ciphers: String?, kernelTLS: Bool
     ) throws(TLSError) {
@@ -199,11 +199,14 @@ public final class TLSServerContext: @unchecked Sendable {
         SSL_CTX_set_options(context, options)
         _ = CSockify_SSL_CTX_set_mode(
             context, CSockify_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER() | CSockify_SSL_MODE_RELEASE_BUFFERS())
+        // Read whole socket buffers, not a record header then its body (two read(2)s per 16 KiB record). Safe
+        // because every caller reads until `.wouldBlock` (TLSStream's contract).
+        CSockify_SSL_CTX_set_read_ahead(context, 1)
         guard CSockify_SSL_CTX_set_min_proto_version(context, minimumVersion.rawValue) == 1 else {
             throw TLSError.fromQueue("cannot set the minimum TLS version")
         }
         if let ciphers, SSL_CTX_set_cipher_list(context, ciphers) != 1 {
-            throw TLSError("--ssl-ciphers '\(ciphers)': \(TLSError.fromQueue("no cipher can be selected"))")
+            throw TLSError("cipher list '\(ciphers)': \(TLSError.fromQueue("no cipher can be selected"))")
         }
     }
 
@@ -288,13 +291,18 @@ public final class TLSClientContext: @unchecked Sendable {
     deinit { SSL_CTX_free(context) }
 
     /// A client session on connected (or connecting) `fd`. `serverName` is sent as SNI (host names only) and, when
-    /// verifying, must match the certificate (a DNS name, or an IP address literal against its IP SANs).
+    /// verifying, must match the certificate (a DNS name, or an IP address literal against its IP SANs); verifying
+    /// without a name is refused.
     public func makeStream(fd: CInt, serverName: String?) throws(TLSError) -> TLSStream {
         ERR_clear_error()
         guard let ssl = SSL_new(context) else { throw TLSError.fromQueue("SSL_new failed") }
         let stream = TLSStream(ssl: ssl, fd: fd)
         SSL_set_fd(ssl, fd)
         SSL_set_connect_state(ssl)
+        if settings.verifyPeer && (serverName ?? "").isEmpty {
+            // A chain check without a name check would accept any certificate the CAs ever signed.
+            throw TLSError("no server name to verify the peer's certificate against")
+        }
         if let serverName, !serverName.isEmpty {
             let isAddress = IPAddressText.isLiteral(serverName)
             if !isAddress { _ = CSockify_SSL_set_tlsext_host_name(ssl, serverName) }

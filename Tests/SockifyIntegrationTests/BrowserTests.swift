@@ -18,8 +18,10 @@ struct BrowserTests {
     /// Upper and lower case, digits and punctuation: noVNC turns each into a keysym, and Xvnc adds Shift itself.
     static let text = "Hello Sockify 42!"
 
-    @Test("noVNC 1.3 via --web and token tok1 shows Xvnc's #3366cc root window, and typed keys reach an xterm")
-    func novncSession() async throws {
+    @Test(
+        "noVNC 1.3 via --web and token tok1 shows Xvnc's #3366cc root window, and typed keys reach an xterm",
+        arguments: [false, true])
+    func novncSession(https: Bool) async throws {
         let novnc = try RepositoryLayout.novnc()
         let xsetroot = try RepositoryLayout.systemTool("xsetroot", package: "x11-xserver-utils")
         let xterm = try RepositoryLayout.systemTool("xterm", package: "xterm")
@@ -53,12 +55,22 @@ struct BrowserTests {
 
         let tokens = scratch.path("tokens.cfg")
         try "tok1: 127.0.0.1:\(vnc.port)\n".write(toFile: tokens, atomically: true, encoding: .utf8)
-        let proxy = try await ProxyUnderTest.start(options: ["--web", novnc, "--target-config", tokens], target: [])
+        var options = ["--web", novnc, "--target-config", tokens]
+        var material: TLSMaterial?
+        defer { material?.remove() }
+        if https {
+            // The page over https makes noVNC use wss:// on the same port (issue 6).
+            material = try await TLSMaterial.make()
+            options += ["--cert", material!.server, "--ssl-only"]
+        }
+        let proxy = try await ProxyUnderTest.start(options: options, target: [])
         defer { proxy.stop() }
 
         // noVNC 1.3 has no token parameter: the token travels in the WebSocket path.
-        let url = "http://127.0.0.1:\(proxy.port)/vnc.html?autoconnect=1&path=websockify%3Ftoken%3Dtok1"
+        let scheme = https ? "https" : "http"
+        let url = "\(scheme)://127.0.0.1:\(proxy.port)/vnc.html?autoconnect=1&path=websockify%3Ftoken%3Dtok1"
         var arguments = ["--url", url, "--expect-rgb", Self.rootColour, "--timeout", "45"]
+        if https { arguments.append("--ignore-certificate-errors") }
         arguments += Self.samples.flatMap { ["--sample", $0] }
         arguments += ["--focus", "100,40", "--type", Self.text, "--typed-file", typed]
         if let screenshot = ProcessInfo.processInfo.environment["SOCKIFY_SCREENSHOT"] {
@@ -74,7 +86,8 @@ struct BrowserTests {
 
         #expect(result.error == nil, context)
         try #require(result.connected == true, context)
-        #expect(result.status == "Connected (unencrypted) to sockify-integ", context)
+        #expect(result.status == "Connected (\(https ? "encrypted" : "unencrypted")) to sockify-integ", context)
+        if https { #expect(proxy.log.contains("SSL/TLS (wss://) WebSocket connection"), context) }
         #expect(result.canvasWidth == 640 && result.canvasHeight == 480, context)
         let expected = [0x33, 0x66, 0xCC]
         #expect(result.pixels == Array(repeating: expected, count: Self.samples.count), context)

@@ -65,10 +65,15 @@ extension ProxyBinaryTests {
             }
         }
 
-        @Test("HAProxy send-proxy-v2 in front: Sockify logs the real client address; a bare client is refused")
-        func haproxy() async throws {
+        @Test(
+            "HAProxy send-proxy-v2 in front (TCP mode; TLS passed through): Sockify logs the real client; a bare client is refused",
+            arguments: [false, true])
+        func haproxy(tls: Bool) async throws {
             let haproxy = try RepositoryLayout.systemTool("haproxy", package: "haproxy")
-            try await withProxy(to: .echo, options: ["--proxy-protocol"]) { proxy, _ in
+            let material = tls ? try await TLSMaterial.make() : nil
+            defer { material?.remove() }
+            let certificate = material.map { ["--cert", $0.server] } ?? []
+            try await withProxy(to: .echo, options: ["--proxy-protocol"] + certificate) { proxy, _ in
                 let scratch = try ScratchDirectory()
                 defer { scratch.remove() }
                 let port = try LoopbackSocket.freePort()
@@ -90,12 +95,13 @@ extension ProxyBinaryTests {
                 defer { balancer.terminate() }
                 #expect(try await LoopbackSocket.waitUntilAccepting(port: port, while: balancer), "haproxy: \(balancer.stderr)")
                 let result: SourceClientResult = try await PythonPeer.run(
-                    "source_client.py", ["--port", "\(port)", "--source", "127.0.0.2"])
+                    "source_client.py",
+                    ["--port", "\(port)", "--source", "127.0.0.2"] + (material.map { ["--tls-cafile", $0.ca] } ?? []))
                 #expect(result.error == nil)
                 #expect(result.status == 101)
+                let kind = tls ? "SSL/TLS (wss://)" : "Plain non-SSL (ws://)"
                 #expect(
-                    try await proxy.waitForLog("127.0.0.2: Plain non-SSL (ws://) WebSocket connection"),
-                    "log:\n\(proxy.log)")
+                    try await proxy.waitForLog("127.0.0.2: \(kind) WebSocket connection"), "log:\n\(proxy.log)")
                 // Straight to Sockify without a header: refused with a log line, nothing else.
                 let bare = try await RawClientResult.websocket(port: proxy.port, frames: [.close(1000)])
                 #expect(bare.status == nil && bare.rawBytes == 0)

@@ -11,7 +11,7 @@ struct LoadCommandLineTests {
         return plan
     }
 
-    @Test("URLs: ws:// with path and query, IPv6, tcp://")
+    @Test("URLs: ws:// and wss:// with path and query, IPv6, tcp://")
     func urls() throws {
         let ws = try Endpoint(parsing: "ws://localhost:6080/websockify?token=a:b")
         #expect(ws.scheme == .ws && ws.host == "localhost" && ws.port == 6080 && ws.resource == "/websockify?token=a:b")
@@ -21,9 +21,13 @@ struct LoadCommandLineTests {
         #expect(v6.host == "::1" && v6.hostHeader == "[::1]:80" && v6.resource == "/")
         let tcp = try Endpoint(parsing: "tcp://127.0.0.1:5900")
         #expect(tcp.scheme == .tcp && tcp.description == "tcp://127.0.0.1:5900")
+        #expect(!tcp.isWebSocket && !tcp.isTLS && ws.isWebSocket && !ws.isTLS)
+        let wss = try Endpoint(parsing: "WSS://example.test:443/websockify?token=x")
+        #expect(wss.scheme == .wss && wss.isWebSocket && wss.isTLS && wss.resource == "/websockify?token=x")
+        #expect(wss.description == "wss://example.test:443/websockify?token=x" && wss.hostHeader == "example.test:443")
     }
 
-    @Test("bad URLs are usage errors", arguments: ["127.0.0.1:80", "wss://h:1/", "http://h:1/", "ws://h/", "ws://:80/", "ws://h:0/", "ws://h:99999/", "tcp://h:1/path"])
+    @Test("bad URLs are usage errors", arguments: ["127.0.0.1:80", "wss://h/", "https://h:1/", "http://h:1/", "ws://h/", "ws://:80/", "ws://h:0/", "ws://h:99999/", "tcp://h:1/path"])
     func badURLs(url: String) {
         #expect(throws: UsageError.self) { try Endpoint(parsing: url) }
     }
@@ -63,6 +67,26 @@ struct LoadCommandLineTests {
         "rtt ws://127.0.0.1:1/ --nope", "rtt ws://127.0.0.1:1/ -s 0", "rtt ws://127.0.0.1:1/ -c 0", "soak ws://127.0.0.1:1/ -s 4",
     ])
     func contradictions(arguments: String) {
+        #expect(throws: UsageError.self) { try plan(arguments) }
+    }
+
+    @Test("TLS options: verification by default, --cafile, --insecure, client certificate, --ktls")
+    func tlsOptions() throws {
+        let plain = try plan("rtt wss://127.0.0.1:1/")
+        #expect(plain.tls == TLSOptions() && plain.tls.verifiesPeer && plain.tls.verification == "system" && plain.tls.kernelTLS)
+        let ca = try plan("up wss://127.0.0.1:1/ --cafile /x/ca.pem --cert c.pem --key k.pem --ktls off")
+        #expect(ca.tls.caFile == "/x/ca.pem" && ca.tls.verification == "cafile" && !ca.tls.kernelTLS)
+        #expect(ca.tls.certificateFile == "c.pem" && ca.tls.keyFile == "k.pem")
+        let insecure = try plan("rtt wss://127.0.0.1:1/ --insecure --cert=both.pem")
+        #expect(!insecure.tls.verifiesPeer && insecure.tls.verification == "none" && insecure.tls.keyFile == nil)
+    }
+
+    @Test("TLS options are refused without wss:// and in contradictions", arguments: [
+        "rtt ws://127.0.0.1:1/ --cafile ca.pem", "rtt tcp://127.0.0.1:1 --insecure", "rtt ws://127.0.0.1:1/ --ktls off",
+        "rtt wss://127.0.0.1:1/ --insecure --cafile ca.pem", "rtt wss://127.0.0.1:1/ --key k.pem",
+        "rtt wss://127.0.0.1:1/ --ktls on", "rtt wss://127.0.0.1:1/ --insecure=1",
+    ])
+    func tlsContradictions(arguments: String) {
         #expect(throws: UsageError.self) { try plan(arguments) }
     }
 

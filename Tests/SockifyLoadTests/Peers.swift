@@ -90,10 +90,12 @@ final class SpawnedPeer {
     }
 
     /// websockify 0.13 from the project's virtualenv, listening on a free port, relaying to `targetPort`.
-    static func websockify(to targetPort: UInt16) throws -> SpawnedPeer {
+    /// `options` go before the addresses (`--cert`/`--key`: websockify then serves ws and wss on the port).
+    static func websockify(to targetPort: UInt16, options: [String] = []) throws -> SpawnedPeer {
         let port = try freePort()
         let peer = try SpawnedPeer(
-            try Repository.tool("websockify"), ["127.0.0.1:\(port)", "127.0.0.1:\(targetPort)"], announcesPort: false)
+            try Repository.tool("websockify"), options + ["127.0.0.1:\(port)", "127.0.0.1:\(targetPort)"],
+            announcesPort: false)
         peer.port = port
         try peer.waitUntilListening()
         return peer

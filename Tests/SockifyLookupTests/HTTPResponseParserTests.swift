@@ -150,6 +150,20 @@ struct HTTPURLTests {
         #expect(v6.host == "::1" && v6.port == 9000 && v6.target == "/?t=1")
         #expect(v6.hostHeader == "[::1]:9000" && v6.endpoint == "[::1]:9000")
         #expect(try HTTPURL(parsing: "http://h:/p").port == 80)
+        #expect(plain.scheme == .http && plain.description == "http://api.example:8080/lookup?token=abc")
+    }
+
+    @Test("https: default port 443, left out of the Host header; other ports kept")
+    func https() throws {
+        let defaults = try HTTPURL(parsing: "HTTPS://api.example/t?k=1")
+        #expect(defaults.scheme == .https && defaults.host == "api.example" && defaults.port == 443)
+        #expect(defaults.hostHeader == "api.example" && defaults.endpoint == "api.example:443")
+        #expect(defaults.description == "https://api.example/t?k=1")
+        let other = try HTTPURL(parsing: "https://127.0.0.1:8443/x")
+        #expect(other.port == 8443 && other.hostHeader == "127.0.0.1:8443")
+        #expect(try HTTPURL(parsing: "https://h:80/").hostHeader == "h:80")
+        let v6 = try HTTPURL(parsing: "https://[::1]/")
+        #expect(v6.host == "::1" && v6.port == 443 && v6.hostHeader == "[::1]")
     }
 
     @Test("bytes a request line cannot carry are percent-encoded; valid escapes are kept")
@@ -159,14 +173,11 @@ struct HTTPURLTests {
         #expect(try HTTPURL(parsing: "http://h/é").target == "/%C3%A9")
     }
 
-    @Test("https gets the TLS message; other bad URLs say what is wrong")
+    @Test("bad URLs say what is wrong")
     func rejections() {
-        #expect(throws: HTTPClientError(endpoint: nil, reason: .tlsUnavailable)) { try HTTPURL(parsing: "https://h/x") }
-        #expect(
-            HTTPClientError(endpoint: nil, reason: .tlsUnavailable).description
-                == "https token APIs need TLS support (not available yet)")
         for (url, why) in [
-            ("ftp://h/x", "only http:// is supported"), ("h:80/x", "no scheme"), ("http:///x", "no host"),
+            ("ftp://h/x", "only http:// and https:// are supported"), ("h:80/x", "no scheme"), ("http:///x", "no host"),
+            ("https://u@h/", "credentials in URLs are not supported"),
             ("http://u:p@h/x", "credentials in URLs are not supported"), ("http://h:99999/", "bad port"),
             ("http://h:0/", "bad port"), ("http://[::1/", "unclosed ["), ("http://h:8x/", "bad port"),
         ] {

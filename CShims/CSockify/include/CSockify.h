@@ -65,6 +65,7 @@ static inline uint64_t CSockify_SSL_OP_IGNORE_UNEXPECTED_EOF(void) { return SSL_
 static inline uint64_t CSockify_SSL_OP_NO_COMPRESSION(void) { return SSL_OP_NO_COMPRESSION; }
 static inline uint64_t CSockify_SSL_OP_ALL(void) { return SSL_OP_ALL; }
 static inline long CSockify_SSL_CTX_set_mode(SSL_CTX *_Nonnull ctx, long mode) { return SSL_CTX_set_mode(ctx, mode); }
+static inline void CSockify_SSL_CTX_set_read_ahead(SSL_CTX *_Nonnull ctx, int yes) { SSL_CTX_set_read_ahead(ctx, yes); }
 static inline long CSockify_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER(void) { return SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER; }
 static inline long CSockify_SSL_MODE_RELEASE_BUFFERS(void) { return SSL_MODE_RELEASE_BUFFERS; }
 static inline int CSockify_SSL_CTX_set_min_proto_version(SSL_CTX *_Nonnull ctx, int version) {

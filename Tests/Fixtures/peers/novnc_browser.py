@@ -155,6 +155,9 @@ def run(args, out, deadline):
     options.binary_location = CHROMIUM
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
+    if args.ignore_certificate_errors:
+        # The https test's certificate is self-signed and made for the test.
+        options.add_argument("--ignore-certificate-errors")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     service = Service(executable_path=CHROMEDRIVER, log_output=os.devnull)
     driver = webdriver.Chrome(service=service, options=options)
@@ -239,6 +242,7 @@ def main():
     p.add_argument("--typed-file", help="file a program on the VNC desktop writes the typed text to")
     p.add_argument("--screenshot", help="PNG path for a screenshot of the connected page")
     p.add_argument("--timeout", type=float, default=45, help="whole-run bound in seconds")
+    p.add_argument("--ignore-certificate-errors", action="store_true", help="accept the page's self-signed cert")
     args = p.parse_args()
     if args.type is not None and not args.typed_file:
         p.error("--type needs --typed-file")

@@ -2,13 +2,14 @@
 """A WebSocket upgrade from a chosen loopback source address (127.0.0.x), so that a proxy in front of Sockify
 (HAProxy, nginx) has a client address to pass on that differs from its own.
 
-Usage: source_client.py --port P [--source 127.0.0.2] [--path /websockify]
+Usage: source_client.py --port P [--source 127.0.0.2] [--path /websockify] [--tls-cafile CA]
 Prints one JSON object: {"status": int|null, "error": str|null}. Exit status is always 0."""
 import argparse
 import base64
 import json
 import os
 import socket
+import ssl
 
 
 def main():
@@ -17,11 +18,14 @@ def main():
     p.add_argument("--source", default="127.0.0.2")
     p.add_argument("--path", default="/websockify")
     p.add_argument("--timeout", type=float, default=10)
+    p.add_argument("--tls-cafile", help="speak TLS (wss://), verifying the server for 127.0.0.1 against this CA")
     p.add_argument("-H", "--header", action="append", default=[], help="extra 'Name: value' header (repeatable)")
     args = p.parse_args()
     out = {"status": None, "error": None}
     try:
         s = socket.create_connection(("127.0.0.1", args.port), timeout=args.timeout, source_address=(args.source, 0))
+        if args.tls_cafile:
+            s = ssl.create_default_context(cafile=args.tls_cafile).wrap_socket(s, server_hostname="127.0.0.1")
         key = base64.b64encode(os.urandom(16)).decode()
         s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                    "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n"
