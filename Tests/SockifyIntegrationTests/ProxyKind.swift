@@ -51,6 +51,10 @@ enum Deviation: String, Sendable, CaseIterable {
     case recordFailureEndsSession
     /// §1.5: a bind/listen failure exits 0 (`sys.exit()` with no argument). Sockify exits 1.
     case bindFailureExitsZero
+    /// §3 "Security bug in 0.13.0": `ClientCertCNAuth` reads `SSL_CLIENT_S_DN_CN` case-insensitively but strips only
+    /// headers spelled `SSL_…`, so a lower-case `ssl_client_s_dn_cn: alice` passes. Sockify reads the verified
+    /// certificate only.
+    case clientCertCNHeaderSpoofable
 }
 
 /// A harness failure with a message that says what to do about it.
