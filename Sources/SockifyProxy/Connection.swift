@@ -1432,7 +1432,7 @@ final class Connection: ReactorHandler {
             let seconds = Double(MonotonicClock.milliseconds() - startedAt) / 1000
             let code = closeCode.map { "\($0.rawValue)" } ?? "none"
             if worker.configuration.structuredLogs {
-                worker.log(structuredSummary(seconds: seconds))
+                worker.log(structuredSummary(seconds: seconds, tls: clientTLS))
             } else {
                 worker.log(
                     "\(peerHost) - - [\(worker.logTimestamp())] session closed: target \(target.map { "\($0)" } ?? "-"), "
@@ -1445,7 +1445,7 @@ final class Connection: ReactorHandler {
     }
 
     /// The session summary as one JSON object (`--log-format json`).
-    private func structuredSummary(seconds: Double) -> String {
+    private func structuredSummary(seconds: Double, tls: String?) -> String {
         var fields: [(String, String)] = [
             ("event", JSONText.string("session_closed")), ("id", "\(handlerID)"), ("client", JSONText.string(peerHost)),
         ]
@@ -1457,6 +1457,7 @@ final class Connection: ReactorHandler {
         fields.append(("bytes_target_to_client", "\(bytesToClient)"))
         fields.append(("duration_seconds", Self.formatSeconds(seconds)))
         fields.append(("close_code", closeCode.map { "\($0.rawValue)" } ?? "null"))
+        fields.append(("tls", tls.map(JSONText.string) ?? "null"))
         return "{" + fields.map { JSONText.string($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
     }
 

@@ -192,6 +192,7 @@ extension ProxyBinaryTests {
             #expect(fields["bytes_target_to_client"] as? Int == 3000)
             #expect(fields["close_code"] as? Int == 1000)
             #expect(fields["duration_seconds"] is Double || fields["duration_seconds"] is Int)
+            #expect(fields.keys.contains("tls") && fields["tls"] is NSNull, "a ws:// session has \"tls\": null")
         }
 
         @Test("takeover: a new instance binds the same port (SO_REUSEPORT) while the old one drains its sessions")
