@@ -2,6 +2,7 @@
 // optional `--log-file` and `--syslog` outputs.
 import Glibc
 import Logging
+import SockifyProtocol
 import SockifyProxy
 import SockifyReactor
 import Synchronization

@@ -1,4 +1,5 @@
 // A minimal JSON writer with ordered keys, so reports read in the order they are built.
+import SockifyProtocol
 
 /// A JSON value. Objects keep their key order.
 enum JSONValue: Equatable {
@@ -31,21 +32,6 @@ enum JSONValue: Equatable {
         return String((value * 1000).rounded() / 1000)
     }
 
-    private static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    /// A JSON string literal (also escapes DEL, which RFC 8259 allows either way).
+    private static func quote(_ text: String) -> String { JSONText.string(text) }
 }

@@ -1,4 +1,5 @@
-// Writing JSON text for structured log lines (RFC 8259 §7 string escaping); no parser, no Foundation.
+// Writing JSON text (RFC 8259 §7 string escaping) for structured log lines and sockify-load's reports; no parser,
+// no Foundation.
 
 /// JSON text building blocks.
 public enum JSONText {
