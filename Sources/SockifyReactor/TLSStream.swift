@@ -52,7 +52,8 @@ public final class TLSStream {
             return .complete
         }
         let savedErrno = Glibc.errno
-        switch SSL_get_error(ssl, rc) {
+        let code = SSL_get_error(ssl, rc)
+        switch code {
         case SSL_ERROR_WANT_READ:
             wantsWritable = false
             return .wouldBlock
@@ -61,8 +62,12 @@ public final class TLSStream {
             return .wouldBlock
         case SSL_ERROR_SYSCALL:
             throw Self.syscallError(savedErrno, eof: "EOF occurred in violation of protocol")
+        case SSL_ERROR_ZERO_RETURN:
+            // The peer's EOF (SSL_OP_IGNORE_UNEXPECTED_EOF reports it so) before the handshake finished.
+            ERR_clear_error()
+            throw TLSError("EOF occurred in violation of protocol")
         default:
-            let error = TLSError.fromQueue("TLS handshake failed")
+            let error = TLSError.fromQueue("TLS handshake failed (SSL error \(code))")
             let verify = SSL_get_verify_result(ssl)
             guard verify != X509_V_OK, let reason = X509_verify_cert_error_string(verify) else { throw error }
             throw TLSError("\(error.description) (\(String(cString: reason)))")

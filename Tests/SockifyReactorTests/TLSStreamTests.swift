@@ -28,6 +28,20 @@ struct TLSStreamTests {
         #expect(status == .endOfStream)
     }
 
+    @Test("a peer that closes in the middle of its ClientHello: 'EOF occurred in violation of protocol' (websockify's text)")
+    func eofDuringHandshake() throws {
+        let pki = try TestPKI()
+        let server = try TLSServerContext(settings: pki.serverSettings())
+        let pair = try SocketPair()
+        let s = try #require(server.makeStream(fd: pair.server))
+        let partial: [UInt8] = [0x16, 0x03, 0x01, 0x00, 0x40, 0x01, 0x00, 0x00]  // a record header promising 64 bytes
+        #expect(partial.withUnsafeBytes { write(pair.client, $0.baseAddress, $0.count) } == partial.count)
+        #expect(try s.handshake() == .wouldBlock)
+        shutdown(pair.client, CInt(SHUT_WR))
+        let error = try #require(throws: TLSError.self) { _ = try s.handshake() }
+        #expect(error.description == "EOF occurred in violation of protocol")
+    }
+
     @Test("--verify-client: a client certificate from the CA gives its CN; no certificate fails the handshake")
     func clientCertificates() throws {
         let pki = try TestPKI()
