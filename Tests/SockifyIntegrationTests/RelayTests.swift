@@ -61,15 +61,22 @@ extension ProxyBinaryTests {
         /// A client that stops reading must make the proxy stop reading the target (ARCHITECTURE "backpressure"),
         /// so memory stays bounded while 256 MiB wait at the target. websockify has no backpressure
         /// (`Deviation.noBackpressure`): its RSS follows the backlog, so only the data is checked there.
-        @Test("a slow reader of 256 MiB keeps the proxy's RSS below 64 MiB and receives every byte")
-        func slowReaderBackpressure() async throws {
+        /// Over wss:// too: OpenSSL's `SSL_write` returning WANT_WRITE must stop the target reads just the same.
+        @Test("a slow reader of 256 MiB keeps the proxy's RSS below 64 MiB and receives every byte (ws, wss)",
+            arguments: [false, true])
+        func slowReaderBackpressure(tls: Bool) async throws {
             let total = 256 << 20
-            try await withProxy(to: .source(byteCount: total)) { proxy, _ in
+            let material = tls ? try await TLSMaterial.make() : nil
+            defer { material?.remove() }
+            let certificate = material.map { ["--cert", $0.server] } ?? []
+            try await withProxy(to: .source(byteCount: total), options: certificate) { proxy, _ in
                 let sampler = PeakResidentSampler(proxy.process)
+                let url = tls ? "wss://127.0.0.1:\(proxy.port)/" : proxy.url + "/"
                 let result = try await WebSocketClientResult.run(
                     "recv",
-                    url: proxy.url + "/",
+                    url: url,
                     ["--pause", "2", "--max-queue", "4", "--slow-chunk", "\(4 << 20)", "--slow-delay", "0.05"]
+                        + (material.map { ["--cafile", $0.ca] } ?? [])
                 )
                 let peak = sampler.stop()
                 #expect(result.error == nil)

@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import random
+import ssl
 import struct
 import sys
 import time
@@ -33,6 +34,8 @@ def options(args, **extra):
     opts = dict(compression=None, ping_interval=None, proxy=None, max_size=None, open_timeout=20, close_timeout=5)
     if args.protocol:
         opts["subprotocols"] = args.protocol
+    if args.cafile:
+        opts["ssl"] = ssl.create_default_context(cafile=args.cafile)
     opts.update(extra)
     return opts
 
@@ -191,6 +194,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("mode", choices=sorted(MODES))
     p.add_argument("--url", required=True)
+    p.add_argument("--cafile", help="wss://: verify the proxy's certificate against this CA file")
     p.add_argument("--protocol", action="append", help="offer this subprotocol (repeatable)")
     p.add_argument("--timeout", type=float, default=50, help="whole-run bound in seconds")
     p.add_argument("--total", type=int, default=0)
