@@ -24,13 +24,16 @@ final class ProxyUnderTest: Sendable {
 
     /// Starts `<proxy> options… 127.0.0.1:<free port> positionals…` and waits until the port accepts connections
     /// (bounded: 200 × 50 ms). A lost race for the port (another process took it) is retried with a new port.
-    static func start(options: [String] = [], target: [String]) async throws -> ProxyUnderTest {
+    /// `environment` is added to the proxy's (e.g. `SSL_CERT_FILE`, the trust store OpenSSL and Python consult).
+    static func start(options: [String] = [], target: [String], environment: [String: String] = [:]) async throws
+        -> ProxyUnderTest
+    {
         let kind = try ProxyKind.current()
         let executable = try executable(kind)
         var lastLog = ""
         for _ in 0..<3 {
             let port = try LoopbackSocket.freePort()
-            let process = try SpawnedProcess(executable, options + ["127.0.0.1:\(port)"] + target)
+            let process = try SpawnedProcess(executable, options + ["127.0.0.1:\(port)"] + target, environment: environment)
             let ready = try await offload { () -> Bool in
                 for _ in 0..<200 {
                     if LoopbackSocket.accepts(port: port) { return true }

@@ -1,5 +1,5 @@
 // TLS test material: certificates made with the openssl CLI for each test, the Python TLS peer (ssl + websockets),
-// a TLS echo target (socat OPENSSL-LISTEN) and a proxy start that can set environment variables.
+// and a TLS echo target (socat OPENSSL-LISTEN).
 import Foundation
 import Glibc
 
@@ -336,29 +336,6 @@ final class TLSEchoTarget: Sendable {
             lastError = process.stderr
         }
         throw HarnessError("socat did not listen: \(lastError)")
-    }
-
-    func stop() { process.terminate() }
-}
-
-/// A proxy started like `ProxyUnderTest.start`, but with extra environment variables (`SSL_CERT_FILE` to give
-/// websockify's `--ssl-target` a trust store). `ProxyUnderTest.start` takes no environment.
-struct TLSProxyWithEnvironment: Sendable {
-    let port: UInt16
-    let process: SpawnedProcess
-
-    static func start(options: [String], target: [String], environment: [String: String]) async throws
-        -> TLSProxyWithEnvironment
-    {
-        let executable = try ProxyUnderTest.executable(try ProxyKind.current())
-        let port = try LoopbackSocket.freePort()
-        let process = try SpawnedProcess(
-            executable, options + ["127.0.0.1:\(port)"] + target, environment: environment)
-        guard try await LoopbackSocket.waitUntilAccepting(port: port, while: process) else {
-            process.terminate()
-            throw HarnessError("the proxy did not listen: \(process.arguments)\n\(process.stderr)")
-        }
-        return TLSProxyWithEnvironment(port: port, process: process)
     }
 
     func stop() { process.terminate() }

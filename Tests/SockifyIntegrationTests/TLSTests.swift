@@ -256,13 +256,13 @@ extension ProxyBinaryTests {
             }
             // The system trust store, as OpenSSL finds it (SSL_CERT_FILE), makes the same target acceptable:
             // websockify has no other way to trust it (reference §2, #506).
-            let trusted = try await TLSProxyWithEnvironment.start(
+            let trusted = try await ProxyUnderTest.start(
                 options: ["--ssl-target"], target: [address],
                 environment: ["SSL_CERT_FILE": material.path("target.crt")])
             defer { trusted.stop() }
             let echo = try await TLSClient.websocket(
                 material, port: trusted.port, tls: false, total: 100_000, ["--banner", "12"])
-            #expect(echo.error == nil, "log:\n\(trusted.process.stderr)")
+            #expect(echo.error == nil, "log:\n\(trusted.log)")
             #expect(echo.banner == TLSEchoTarget.banner)
             #expect(echo.received == 100_000)
             #expect(echo.mismatch == nil)
