@@ -116,8 +116,10 @@ public final class TLSServerContext: @unchecked Sendable {
         }
     }
 
+    /// The certificate and key files, and the client CA file: a change to any of them reloads every context.
     private func fingerprints() -> [[Int64]?] {
-        ([settings.certificate] + settings.sniCertificates).flatMap(\.paths).map { FileSystem.fingerprint($0) }
+        let paths = ([settings.certificate] + settings.sniCertificates).flatMap(\.paths) + (settings.caFile.map { [$0] } ?? [])
+        return paths.map { FileSystem.fingerprint($0) }
     }
 
     private func load() throws(TLSError) -> Loaded {

@@ -148,6 +148,33 @@ struct TLSStreamTests {
         #expect(c2.verifiedPeerCommonName == "server2")
     }
 
+    @Test("--cafile is watched too: a client CA added to the file is trusted without a restart")
+    func clientCAReload() throws {
+        let pki = try TestPKI()
+        try pki.run(
+            "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout bob.key -subj /CN=bob -out bob.csr"
+                + " && openssl x509 -req -in bob.csr -CA other-ca.pem -CAkey other-ca.key -CAcreateserial -days 2 -out bob.pem")
+        var settings = pki.serverSettings()
+        settings.verifyClient = true
+        settings.caFile = pki.path("ca.pem")
+        let server = try TLSServerContext(settings: settings)
+        var bob = pki.clientSettings()
+        bob.certificate = TLSCertificateFiles(certificateFile: pki.path("bob.pem"), keyFile: pki.path("bob.key"))
+        let client = try TLSClientContext(settings: bob)
+        let before = try SocketPair()
+        #expect(throws: TLSError.self) {
+            try handshake(
+                server: try #require(server.makeStream(fd: before.server)),
+                client: try client.makeStream(fd: before.client, serverName: "127.0.0.1"))
+        }
+        try pki.run("cat other-ca.pem >> ca.pem")
+        #expect(server.reloadIfChanged() == .reloaded)
+        let after = try SocketPair()
+        let s = try #require(server.makeStream(fd: after.server))
+        try handshake(server: s, client: try client.makeStream(fd: after.client, serverName: "127.0.0.1"))
+        #expect(s.verifiedPeerCommonName == "bob")
+    }
+
     @Test("a missing certificate file means no TLS (no stream); a mismatched key or bad password is an error")
     func loadErrors() throws {
         let pki = try TestPKI()
