@@ -377,21 +377,30 @@ final class Connection: ReactorHandler {
     /// Reads the PROXY protocol header at the start of `slot` and takes its source address as the client's;
     /// false when the connection was closed (a malformed header).
     private func readProxyHeader(_ slot: UnsafeMutableRawPointer) -> Bool {
-        let result: ProxyProtocolHeader.ParseResult
+        guard let result = parseProxyHeader(slot, count: headCount) else { return false }
+        guard case .parsed(let header, let length) = result else { return true }
+        let rest = headCount - length
+        if rest > 0 { slot.copyMemory(from: slot + length, byteCount: rest) }
+        headCount = rest
+        return takeProxyHeader(header)
+    }
+
+    /// Parses a PROXY header from `slot[0..<count]`; nil (connection closed, logged) when it is malformed.
+    private func parseProxyHeader(_ slot: UnsafeMutableRawPointer, count: Int) -> ProxyProtocolHeader.ParseResult? {
         do {
-            result = try ProxyProtocolHeader.parse(UnsafeRawBufferPointer(start: slot, count: headCount).bytes)
+            return try ProxyProtocolHeader.parse(UnsafeRawBufferPointer(start: slot, count: count).bytes)
         } catch {
             worker.log("\(peerHost): bad PROXY protocol header: \(error.reason)")
             worker.metrics.handshakeFailed(.badRequest)
             finish(reason: "bad PROXY header")
-            return false
+            return nil
         }
-        guard case .parsed(let header, let length) = result else { return true }
+    }
+
+    /// The header is read: its source becomes the client's address. LOCAL (health checks) and UNKNOWN keep the socket
+    /// peer, as the specification says. False when the connection was closed (that address is at its limit).
+    private func takeProxyHeader(_ header: ProxyProtocolHeader) -> Bool {
         awaitsProxyHeader = false
-        let rest = headCount - length
-        if rest > 0 { slot.copyMemory(from: slot + length, byteCount: rest) }
-        headCount = rest
-        // LOCAL (health checks) and UNKNOWN keep the socket peer, as the specification says.
         if header.command == .proxy, header.family == .tcp4 || header.family == .tcp6, let source = header.source {
             return moveTo(source.addressText)
         }
@@ -421,15 +430,7 @@ final class Connection: ReactorHandler {
             finish(reason: "client closed")
             return false
         case .transferred(let n):
-            let result: ProxyProtocolHeader.ParseResult
-            do {
-                result = try ProxyProtocolHeader.parse(UnsafeRawBufferPointer(start: slot, count: n).bytes)
-            } catch {
-                worker.log("\(peerHost): bad PROXY protocol header: \(error.reason)")
-                worker.metrics.handshakeFailed(.badRequest)
-                finish(reason: "bad PROXY header")
-                return false
-            }
+            guard let result = parseProxyHeader(slot, count: n) else { return false }
             guard case .parsed(let header, let length) = result else {
                 // Incomplete: everything waiting was peeked; the next edge brings the rest.
                 if n >= limit {
@@ -446,11 +447,7 @@ final class Connection: ReactorHandler {
                 return false
             }
             releaseHeadSlot()
-            awaitsProxyHeader = false
-            if header.command == .proxy, header.family == .tcp4 || header.family == .tcp6, let source = header.source {
-                return moveTo(source.addressText)
-            }
-            return true
+            return takeProxyHeader(header)
         }
     }
 
