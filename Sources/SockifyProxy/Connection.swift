@@ -350,16 +350,25 @@ final class Connection: ReactorHandler {
 
     // MARK: client and target I/O (plain socket or TLS)
 
+    /// A receive from `fd`, through `stream` when it is TLS; `awaitsWritable` records a read that OpenSSL stopped
+    /// for want of writability.
     @inline(__always)
-    private func receiveFromClient(into buffer: UnsafeMutableRawPointer, count: Int) throws(TLSError) -> IOStatus {
-        guard let tls else {
-            do { return try Sockets.receive(clientFD, into: buffer, count: count) } catch {
+    private static func receive(
+        _ fd: CInt, _ stream: TLSStream?, into buffer: UnsafeMutableRawPointer, count: Int, awaitsWritable: inout Bool
+    ) throws(TLSError) -> IOStatus {
+        guard let stream else {
+            do { return try Sockets.receive(fd, into: buffer, count: count) } catch {
                 throw TLSError(error.description, errno: error)
             }
         }
-        let status = try tls.receive(into: buffer, count: count)
-        if status == .wouldBlock { clientReadAwaitsWritable = tls.wantsWritable }
+        let status = try stream.receive(into: buffer, count: count)
+        if status == .wouldBlock { awaitsWritable = stream.wantsWritable }
         return status
+    }
+
+    @inline(__always)
+    private func receiveFromClient(into buffer: UnsafeMutableRawPointer, count: Int) throws(TLSError) -> IOStatus {
+        try Self.receive(clientFD, tls, into: buffer, count: count, awaitsWritable: &clientReadAwaitsWritable)
     }
 
     @inline(__always)
@@ -921,14 +930,7 @@ final class Connection: ReactorHandler {
 
     @inline(__always)
     private func receiveFromTarget(into buffer: UnsafeMutableRawPointer, count: Int) throws(TLSError) -> IOStatus {
-        guard let targetTLS else {
-            do { return try Sockets.receive(targetFD, into: buffer, count: count) } catch {
-                throw TLSError(error.description, errno: error)
-            }
-        }
-        let status = try targetTLS.receive(into: buffer, count: count)
-        if status == .wouldBlock { targetReadAwaitsWritable = targetTLS.wantsWritable }
-        return status
+        try Self.receive(targetFD, targetTLS, into: buffer, count: count, awaitsWritable: &targetReadAwaitsWritable)
     }
 
     /// Writes the queued client payload ranges to a TLS target, one `SSL_write` per range (OpenSSL has no gather

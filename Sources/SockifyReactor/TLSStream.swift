@@ -79,23 +79,7 @@ public final class TLSStream {
         ERR_clear_error()
         var n = 0
         if SSL_read_ex(ssl, buffer, count, &n) == 1 { return .transferred(n) }
-        let savedErrno = Glibc.errno
-        switch SSL_get_error(ssl, 0) {
-        case SSL_ERROR_WANT_READ:
-            wantsWritable = false
-            return .wouldBlock
-        case SSL_ERROR_WANT_WRITE:
-            wantsWritable = true
-            return .wouldBlock
-        case SSL_ERROR_ZERO_RETURN:
-            return .endOfStream
-        case SSL_ERROR_SYSCALL:
-            // SSL_OP_IGNORE_UNEXPECTED_EOF turns a bare TCP EOF into ZERO_RETURN; this is a socket error.
-            if savedErrno == 0 { return .endOfStream }
-            throw Self.syscallError(savedErrno, eof: "EOF occurred in violation of protocol")
-        default:
-            throw TLSError.fromQueue("TLS read failed")
-        }
+        return try failedIO(errno: Glibc.errno, reading: true)
     }
 
     /// Encrypts and writes `count` (> 0) bytes: all of them, or `.wouldBlock` (retry with the same bytes).
@@ -111,20 +95,27 @@ public final class TLSStream {
         ERR_clear_error()
         var n = 0
         if SSL_write_ex(ssl, buffer, count, &n) == 1 { return .transferred(n) }
-        let savedErrno = Glibc.errno
+        return try failedIO(errno: Glibc.errno, reading: false)
+    }
+
+    /// What a failed `SSL_read_ex`/`SSL_write_ex` means: wait for a direction, the peer's end, or an error.
+    /// `savedErrno` is `errno` right after the call.
+    private func failedIO(errno savedErrno: CInt, reading: Bool) throws(TLSError) -> IOStatus {
         switch SSL_get_error(ssl, 0) {
-        case SSL_ERROR_WANT_WRITE:
-            wantsWritable = true
-            return .wouldBlock
         case SSL_ERROR_WANT_READ:
             wantsWritable = false
+            return .wouldBlock
+        case SSL_ERROR_WANT_WRITE:
+            wantsWritable = true
             return .wouldBlock
         case SSL_ERROR_ZERO_RETURN:
             return .endOfStream
         case SSL_ERROR_SYSCALL:
+            // SSL_OP_IGNORE_UNEXPECTED_EOF turns a bare TCP EOF into ZERO_RETURN; a read with errno 0 is one too.
+            if reading && savedErrno == 0 { return .endOfStream }
             throw Self.syscallError(savedErrno, eof: "EOF occurred in violation of protocol")
         default:
-            throw TLSError.fromQueue("TLS write failed")
+            throw TLSError.fromQueue(reading ? "TLS read failed" : "TLS write failed")
         }
     }
 
