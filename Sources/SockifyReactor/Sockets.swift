@@ -134,7 +134,15 @@ public enum Sockets {
     /// Reads up to `count` bytes. The corresponding C call is `recv(2)`.
     @inline(never)
     public static func receive(_ fd: CInt, into buffer: UnsafeMutableRawPointer, count: Int) throws(Errno) -> IOStatus {
-        let n = retryingOnInterrupt { recv(fd, buffer, count, 0) }
+        try receive(fd, into: buffer, count: count, flags: 0)
+    }
+
+    /// `recv(2)` with `flags`, its result as an `IOStatus`.
+    @inline(__always)
+    private static func receive(
+        _ fd: CInt, into buffer: UnsafeMutableRawPointer, count: Int, flags: CInt
+    ) throws(Errno) -> IOStatus {
+        let n = retryingOnInterrupt { recv(fd, buffer, count, flags) }
         if n > 0 { return .transferred(n) }
         if n == 0 { return .endOfStream }
         let err = errno
@@ -146,26 +154,15 @@ public enum Sockets {
     /// Copies up to `count` waiting bytes without consuming them. The corresponding C call is `recv(2)` with
     /// `MSG_PEEK`.
     public static func peek(_ fd: CInt, into buffer: UnsafeMutableRawPointer, count: Int) throws(Errno) -> IOStatus {
-        let n = retryingOnInterrupt { recv(fd, buffer, count, CInt(MSG_PEEK)) }
-        if n > 0 { return .transferred(n) }
-        if n == 0 { return .endOfStream }
-        let err = errno
-        if err == EAGAIN || err == EWOULDBLOCK { return .wouldBlock }
-        preconditionIsNotProgrammerError(err, "recv")
-        throw Errno(rawValue: err)
+        try receive(fd, into: buffer, count: count, flags: CInt(MSG_PEEK))
     }
 
     /// Looks at the next byte without consuming it (how one port tells TLS from plain HTTP).
     /// The corresponding C call is `recv(2)` with `MSG_PEEK`.
     public static func peekByte(_ fd: CInt) throws(Errno) -> (status: IOStatus, byte: UInt8) {
         var byte: UInt8 = 0
-        let n = retryingOnInterrupt { recv(fd, &byte, 1, CInt(MSG_PEEK)) }
-        if n > 0 { return (.transferred(n), byte) }
-        if n == 0 { return (.endOfStream, 0) }
-        let err = errno
-        if err == EAGAIN || err == EWOULDBLOCK { return (.wouldBlock, 0) }
-        preconditionIsNotProgrammerError(err, "recv")
-        throw Errno(rawValue: err)
+        let status = try peek(fd, into: &byte, count: 1)
+        return (status, byte)
     }
 
     /// Writes up to `count` bytes without raising SIGPIPE. The corresponding C call is `send(2)` with `MSG_NOSIGNAL`.

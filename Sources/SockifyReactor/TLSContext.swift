@@ -157,14 +157,8 @@ public final class TLSServerContext: @unchecked Sendable {
                 SSL_CTX_set_default_passwd_cb(context, CSockify_pem_password_cb)
                 SSL_CTX_set_default_passwd_cb_userdata(context, password)
             }
-            let certificate = files.certificateFile
-            guard SSL_CTX_use_certificate_chain_file(context, certificate) == 1 else {
-                throw TLSError("\(certificate): \(TLSError.fromQueue("cannot load certificate"))")
-            }
-            let key = files.keyFile ?? certificate
-            guard SSL_CTX_use_PrivateKey_file(context, key, SSL_FILETYPE_PEM) == 1 else {
-                throw TLSError("\(key): \(TLSError.fromQueue("cannot load private key"))")
-            }
+            try Self.useCertificate(files, in: context)
+            let key = files.keyFile ?? files.certificateFile
             guard SSL_CTX_check_private_key(context) == 1 else {
                 throw TLSError("\(key): \(TLSError.fromQueue("private key does not match the certificate"))")
             }
@@ -209,6 +203,18 @@ public final class TLSServerContext: @unchecked Sendable {
         }
         if let ciphers, SSL_CTX_set_cipher_list(context, ciphers) != 1 {
             throw TLSError("cipher list '\(ciphers)': \(TLSError.fromQueue("no cipher can be selected"))")
+        }
+    }
+
+    /// Loads a PEM certificate chain and its private key into `context` (server certificates, client certificates).
+    static func useCertificate(_ files: TLSCertificateFiles, in context: OpaquePointer) throws(TLSError) {
+        let certificate = files.certificateFile
+        guard SSL_CTX_use_certificate_chain_file(context, certificate) == 1 else {
+            throw TLSError("\(certificate): \(TLSError.fromQueue("cannot load certificate"))")
+        }
+        let key = files.keyFile ?? certificate
+        guard SSL_CTX_use_PrivateKey_file(context, key, SSL_FILETYPE_PEM) == 1 else {
+            throw TLSError("\(key): \(TLSError.fromQueue("cannot load private key"))")
         }
     }
 
@@ -274,15 +280,7 @@ public final class TLSClientContext: @unchecked Sendable {
             } else {
                 SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)
             }
-            if let files = settings.certificate {
-                guard SSL_CTX_use_certificate_chain_file(context, files.certificateFile) == 1 else {
-                    throw TLSError("\(files.certificateFile): \(TLSError.fromQueue("cannot load certificate"))")
-                }
-                let key = files.keyFile ?? files.certificateFile
-                guard SSL_CTX_use_PrivateKey_file(context, key, SSL_FILETYPE_PEM) == 1 else {
-                    throw TLSError("\(key): \(TLSError.fromQueue("cannot load private key"))")
-                }
-            }
+            if let files = settings.certificate { try TLSServerContext.useCertificate(files, in: context) }
         } catch {
             SSL_CTX_free(context)
             throw error
