@@ -32,9 +32,12 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 CONFIGS = ["direct", "socat", "websockify", "sockify"]
 # Opt-in: the same proxies over wss:// with one certificate (see the module docstring).
 TLS_CONFIGS = ["websockify-wss", "sockify-wss"]
-ALL_CONFIGS = CONFIGS + TLS_CONFIGS
+# Opt-in: Sockify pinned to one I/O backend (--io-backend), to compare them side by side.
+BACKEND_CONFIGS = ["sockify-epoll", "sockify-io_uring"]
+ALL_CONFIGS = CONFIGS + TLS_CONFIGS + BACKEND_CONFIGS
 LABELS = {"direct": "direct", "socat": "socat", "websockify": "websockify 0.13", "sockify": "Sockify",
-          "websockify-wss": "websockify 0.13 wss", "sockify-wss": "Sockify wss"}
+          "websockify-wss": "websockify 0.13 wss", "sockify-wss": "Sockify wss",
+          "sockify-epoll": "Sockify epoll", "sockify-io_uring": "Sockify io_uring"}
 BEGIN = "<!-- compare:begin -->"
 END = "<!-- compare:end -->"
 
@@ -168,7 +171,9 @@ def wait_listening(port, proc, seconds=20):
 
 
 def base_config(config):
-    """The proxy a configuration runs: websockify-wss -> websockify."""
+    """The proxy a configuration runs: websockify-wss -> websockify, sockify-epoll -> sockify."""
+    if config in BACKEND_CONFIGS:
+        return "sockify"
     return config[:-4] if config.endswith("-wss") else config
 
 
@@ -225,6 +230,8 @@ def workloads(args):
     # wss: the same caps (a TLS session costs the proxy memory per connection, not descriptors).
     conns["sockify-wss"] = conns["sockify"]
     conns["websockify-wss"] = conns["websockify"]
+    for config in BACKEND_CONFIGS:
+        conns[config] = conns["sockify"]
     return [
         ("rtt-1", "rtt", lambda c: ["-c", "1", "-s", "64", "-d", rtt_s]),
         ("rtt-50", "rtt", lambda c: ["-c", "50", "-s", "64", "-d", rtt_s]),
@@ -309,8 +316,9 @@ def main():
                     proxy = procs.start(f"websockify-{round_index}", [args.websockify, f"127.0.0.1:{port}",
                                         f"127.0.0.1:{target_port}"], proxy_cpu)
                     url = f"ws://127.0.0.1:{port}/"
-                elif config == "sockify":
-                    proxy = procs.start(f"sockify-{round_index}", [args.sockify] + sockify_extra + [
+                elif config == "sockify" or config in BACKEND_CONFIGS:
+                    backend = ["--io-backend", config[len("sockify-"):]] if config in BACKEND_CONFIGS else []
+                    proxy = procs.start(f"{config}-{round_index}", [args.sockify] + sockify_extra + backend + [
                                         f"127.0.0.1:{port}", f"127.0.0.1:{target_port}"], proxy_cpu)
                     url = f"ws://127.0.0.1:{port}/"
                 else:
@@ -411,12 +419,14 @@ def render(args, plan, results, conns, proxy_cap, fd_hard, nproc, failures, comm
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     kernel = os.uname().release
     # The four plain columns always (the table keeps its shape); the wss ones only when they were asked for.
-    columns = CONFIGS + [c for c in TLS_CONFIGS if c in args.configs]
+    columns = CONFIGS + [c for c in TLS_CONFIGS + BACKEND_CONFIGS if c in args.configs]
     ratios = [("sockify", "websockify"), ("sockify", "socat")]
     if "sockify-wss" in args.configs and "websockify-wss" in args.configs:
         ratios.append(("sockify-wss", "websockify-wss"))
     if "sockify-wss" in args.configs and "sockify" in args.configs:
         ratios.append(("sockify-wss", "sockify"))
+    if all(c in args.configs for c in BACKEND_CONFIGS):
+        ratios.append(("sockify-io_uring", "sockify-epoll"))
     lines = [
         f"**{now}** · `tools/compare{' --quick' if args.quick else ''}` · medians of {args.runs} rounds "
         f"(configuration order rotated every round) · nproc {nproc} · {cpu_model()} · Linux {kernel} · "

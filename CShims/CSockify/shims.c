@@ -3,6 +3,8 @@
 #include "CSockify.h"
 #include <assert.h>
 #include <unistd.h>
+#include <sys/syscall.h>
+#include <errno.h>
 #include <string.h>
 
 int CSockify_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) { return accept4(fd, addr, len, flags); }
@@ -21,3 +23,8 @@ int CSockify_pem_password_cb(char *buf, int size, int rwflag, void *userdata) {
 }
 
 _Static_assert(sizeof(struct epoll_event) == 12, "x86-64 epoll_event is packed to 12 bytes");
+
+int CSockify_io_uring_enable_rings(int ring_fd) {
+    long rc = syscall(__NR_io_uring_register, ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+    return rc < 0 ? -errno : (int)rc;
+}

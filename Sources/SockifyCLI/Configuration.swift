@@ -1,4 +1,5 @@
 // Maps parsed websockify options to a ProxyConfiguration, refusing (never silently ignoring) what is not built yet.
+import Glibc
 import Logging
 import SockifyProxy
 import SockifyReactor
@@ -12,7 +13,6 @@ struct ConfigurationError: Error {
 /// Builds the proxy configuration for `options`.
 /// - Throws: `ConfigurationError` for options Sockify does not implement yet, with the option named.
 func makeConfiguration(_ options: WebsockifyOptions, logger: Logger) throws(ConfigurationError) -> ProxyConfiguration {
-    try refuseUnimplemented(options)
     if options.libserver {
         logger.warning("warning: option --libserver ignored: Sockify has a single engine")
     }
@@ -75,6 +75,7 @@ func makeConfiguration(_ options: WebsockifyOptions, logger: Logger) throws(Conf
                 listenHost: listenHost, listenPort: listenPort, targetDescription: description, resolveTarget: resolve)
         }
     config.sharedListener = shared
+    config.ioBackend = try resolveBackend(options.ioBackend, logger: logger)
     config.preferIPv6 = options.preferIPv6
     config.webRoot = options.web
     config.fileOnly = options.fileOnly
@@ -155,12 +156,39 @@ func authPlugin(_ options: WebsockifyOptions) -> AuthPlugin? {
     }
 }
 
-/// Options that websockify has and Sockify does not implement yet: refused with a clear message (exit 1).
-private func refuseUnimplemented(_ options: WebsockifyOptions) throws(ConfigurationError) {
-    var unsupported: [String] = []
-    if options.ioBackend == .ioUring { unsupported.append("--io-backend io_uring") }
-    if !unsupported.isEmpty {
-        throw ConfigurationError(
-            message: "not supported yet: \(unsupported.joined(separator: ", ")) (see docs/compat.md)")
+/// `--io-backend`: `epoll` as asked; `io_uring` only when the probe says this process can use it (else exit 1
+/// with the reason); `auto` takes `IOBackendChoice.autoPreference` when the probe allows and otherwise epoll, with
+/// one log line saying why.
+///
+/// The environment variable `SOCKIFY_IO_BACKEND` (`epoll` or `io_uring`) stands in for `auto`, so a service
+/// manager or a test run can pin the backend without editing command lines.
+func resolveBackend(
+    _ choice: IOBackendChoice, logger: Logger,
+    pinned: String? = getenv("SOCKIFY_IO_BACKEND").map { String(cString: $0) }
+) throws(ConfigurationError) -> IOBackend {
+    var choice = choice
+    if choice == .auto, let pinned, !pinned.isEmpty {
+        guard let parsed = IOBackendChoice(rawValue: pinned) else {
+            throw ConfigurationError(message: "SOCKIFY_IO_BACKEND=\(pinned): choose auto, epoll or io_uring")
+        }
+        choice = parsed
+    }
+    switch choice {
+    case .epoll:
+        return .epoll
+    case .ioUring:
+        let availability = URing.probe()
+        guard availability.isAvailable else {
+            throw ConfigurationError(message: "--io-backend io_uring: \(availability)")
+        }
+        return .ioUring
+    case .auto:
+        guard IOBackendChoice.autoPreference == .ioUring else { return .epoll }
+        let availability = URing.probe()
+        guard availability.isAvailable else {
+            logger.info("\(availability); using epoll")
+            return .epoll
+        }
+        return .ioUring
     }
 }

@@ -2,6 +2,7 @@
 // (reference §1.4), plus Sockify's own options. Produced by `parseCommandLine(_:environment:)`.
 import SockifyProtocol
 import SockifyTargets
+import SockifyReactor
 
 /// Every option and positional of a `sockify` command line, after websockify's own post-processing
 /// (`websocketproxy.py:568-712`): defaults filled in, `--target-config` folded into the token plugin, paths made
@@ -198,6 +199,9 @@ enum IOBackendChoice: String, CaseIterable, Sendable {
     case auto
     case epoll
     case ioUring = "io_uring"
+
+    /// What `auto` picks when io_uring can be used (docs/benchmarks.md has the side-by-side numbers behind it).
+    static let autoPreference = IOBackend.ioUring
 }
 
 /// The authentication plugins of `websockify.auth_plugins`, as `--auth-plugin` names them.

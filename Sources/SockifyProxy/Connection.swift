@@ -117,6 +117,14 @@ final class Connection: ReactorHandler {
     var c2tCount = 0
     var c2tFirst = 0
 
+    // io_uring (`Reactor.completesReceives`): once a plain relay runs, both sides' input arrives as completions into
+    // the reactor's buffer ring (`received`), and a send that would block arms a one-shot writability poll.
+    var completionMode = false
+    var clientInput = CompletionInput()
+    var targetInput = CompletionInput()
+    var clientWritablePollArmed = false
+    var targetWritablePollArmed = false
+
     // target → client half-pipe: one frame (header + payload) in `t2cSlot[t2cStart..<t2cEnd]`.
     var t2cSlot: UnsafeMutableRawPointer?
     var t2cStart = 0
@@ -159,6 +167,7 @@ final class Connection: ReactorHandler {
             if readiness.contains(.hangup) { clientHungUp = true }
             if readiness.contains(.writable) {
                 clientWritable = true
+                clientWritablePollArmed = false
                 if clientReadAwaitsWritable { clientReadable = true }
             }
         } else {
@@ -169,14 +178,58 @@ final class Connection: ReactorHandler {
             if readiness.contains(.hangup) { targetHungUp = true }
             if readiness.contains(.writable) || readiness.contains(.error) {
                 targetWritable = true
+                targetWritablePollArmed = false
                 if targetReadAwaitsWritable { targetReadable = true }
             }
         }
         pump()
     }
 
+    /// io_uring: a receive buffer filled for one side (completion mode only; see `enterCompletionMode`).
+    func received(_ slot: UnsafeMutableRawPointer, count: Int, tag: UInt8) {
+        if tag == Self.clientTag {
+            guard completionMode, phase.readsClient else {
+                worker.release(slot)
+                return
+            }
+            clientInput.push(slot, count: count)
+            clientReadable = true
+            if clientInput.pending >= CompletionInput.backpressureLimit && !clientInput.cancelling {
+                clientInput.cancelling = true
+                worker.reactor.stopReceiving(for: token, tag: Self.clientTag)
+            }
+        } else {
+            guard completionMode, targetFD >= 0 else {
+                worker.release(slot)
+                return
+            }
+            targetInput.push(slot, count: count)
+            targetReadable = true
+            if targetInput.pending >= CompletionInput.backpressureLimit && !targetInput.cancelling {
+                targetInput.cancelling = true
+                worker.reactor.stopReceiving(for: token, tag: Self.targetTag)
+            }
+        }
+        pump()
+    }
+
+    /// io_uring: a side's multishot receive ended (FIN, error, cancelled, or the buffer ring ran dry).
+    func receiveEnded(_ end: ReceiveEnd, tag: UInt8) {
+        guard completionMode else { return }
+        if tag == Self.clientTag {
+            clientInput.ended(end)
+            clientReadable = true
+        } else {
+            guard targetFD >= 0 else { return }
+            targetInput.ended(end)
+            targetReadable = true
+        }
+        pump()
+    }
+
     /// Runs every half-pipe that can make progress until none can.
     func pump() {
+        defer { if completionMode { armWritability() } }
         var rounds = 0
         while rounds < 64 {
             rounds += 1
@@ -862,6 +915,11 @@ final class Connection: ReactorHandler {
             if continueTargetTLSHandshake(stream) { progressed = true }
             if targetFD < 0 { return true }
         }
+        if !completionMode && targetConnected && targetFD >= 0 && tls == nil && targetTLS == nil
+            && worker.reactor.completesReceives
+        {
+            enterCompletionMode()
+        }
         if clientWritable {
             if httpOutSent < httpOut.count {
                 guard sendHTTPOut() else { return progressed }
@@ -957,7 +1015,8 @@ final class Connection: ReactorHandler {
     private func closeTarget() {
         targetTLS?.shutdown()
         targetTLS = nil
-        Sockets.close(targetFD)
+        targetInput.drain(worker.release)
+        worker.reactor.close(targetFD)
         targetFD = -1
     }
 
@@ -996,44 +1055,144 @@ final class Connection: ReactorHandler {
         return false
     }
 
+    /// Bytes read from one side: a slot (owned by the caller now) holding them at `range`, or why there are none.
+    enum Input {
+        case bytes(UnsafeMutableRawPointer, Range<Int>)
+        case wouldBlock
+        case endOfStream
+    }
+
     private func readClient() -> Bool {
-        let pool = worker.pool
-        let slot = c2tSlot ?? pool.acquire()
-        let capacity = pool.slotSize
-        let status: IOStatus
+        let input: Input
         do {
-            status = try receiveFromClient(into: slot, count: capacity)
+            input = try completionMode
+                ? nextCompletedInput(&clientInput, fd: clientFD, tag: Self.clientTag) : nextReadyInput(fromClient: true)
         } catch {
-            pool.release(slot)
-            c2tSlot = nil
             clientEOF = true
             closeCode = .abnormalClosure
             finish(reason: "client error \(error)")
             return false
         }
-        switch status {
+        switch input {
         case .wouldBlock:
             clientReadable = false
-            pool.release(slot)
-            c2tSlot = nil
             return false
         case .endOfStream:
-            pool.release(slot)
-            c2tSlot = nil
             clientEOF = true
             clientReadable = false
             return true
-        case .transferred(let n):
-            // A short read means the socket buffer is empty; edge-triggered epoll reports new bytes again. Not
-            // under TLS: OpenSSL returns one record per read.
-            if n < capacity && !clientHungUp && tls == nil { clientReadable = false }
+        case .bytes(let slot, let range):
             if worker.pongTimeoutMs != nil || worker.sessionIdleMs != nil {
                 lastClientInputAt = MonotonicClock.milliseconds()
                 lastActivityAt = lastClientInputAt
             }
             c2tSlot = slot
-            decodeClientBytes(slot, range: 0..<n)
+            decodeClientBytes(slot, range: range)
             return true
+        }
+    }
+
+    /// Readiness mode: one receive from the client or the target (plain or TLS) into a fresh pool slot, after its
+    /// headroom (where a target→client frame header goes; the client's frames are decoded where they land).
+    private func nextReadyInput(fromClient: Bool) throws(TLSError) -> Input {
+        let pool = worker.pool
+        let slot = pool.acquire()
+        let headroom = BufferPool.headroom
+        let capacity = pool.slotSize - headroom
+        let status: IOStatus
+        do {
+            status = try fromClient
+                ? receiveFromClient(into: slot + headroom, count: capacity)
+                : receiveFromTarget(into: slot + headroom, count: capacity)
+        } catch {
+            pool.release(slot)
+            throw error
+        }
+        guard case .transferred(let n) = status else {
+            pool.release(slot)
+            return status == .wouldBlock ? .wouldBlock : .endOfStream
+        }
+        // A short read means the socket buffer is empty; edge-triggered epoll reports new bytes again. Not under
+        // TLS: OpenSSL returns one record per read.
+        if n < capacity {
+            if fromClient {
+                if !clientHungUp && tls == nil { clientReadable = false }
+            } else if !targetHungUp && targetTLS == nil {
+                targetReadable = false
+            }
+        }
+        return .bytes(slot, headroom..<headroom + n)
+    }
+
+    /// Completion mode: the oldest buffer the kernel filled for this side. With none queued and no receive armed
+    /// (it was cancelled for backpressure, or the buffer ring ran dry), bytes may wait in the socket: read them
+    /// with `recv` into a pool slot until it would block, then arm the multishot receive again.
+    private func nextCompletedInput(_ input: inout CompletionInput, fd: CInt, tag: UInt8) throws(TLSError) -> Input {
+        let headroom = BufferPool.headroom
+        if let (slot, count) = input.pop() { return .bytes(slot, headroom..<headroom + count) }
+        switch input.end {
+        case .endOfStream?: return .endOfStream
+        case .failed(let error)?: throw TLSError(error.description, errno: error)
+        default: break
+        }
+        if input.receiving { return .wouldBlock }
+        let pool = worker.pool
+        let slot = pool.acquire()
+        let status: IOStatus
+        do {
+            status = try Sockets.receive(fd, into: slot + headroom, count: pool.slotSize - headroom)
+        } catch {
+            pool.release(slot)
+            input.end = .failed(error)
+            throw TLSError(error.description, errno: error)
+        }
+        switch status {
+        case .transferred(let n):
+            return .bytes(slot, headroom..<headroom + n)
+        case .endOfStream:
+            pool.release(slot)
+            input.end = .endOfStream
+            return .endOfStream
+        case .wouldBlock:
+            pool.release(slot)
+            do {
+                try worker.reactor.startReceiving(fd, for: token, tag: tag)
+                input.receiving = true
+            } catch {
+                input.end = .failed(error)
+                throw TLSError(error.description, errno: error)
+            }
+            return .wouldBlock
+        }
+    }
+
+    /// io_uring: from here on both sides' input arrives as completions. Only for a plain relay (TLS reads its own
+    /// records with `SSL_read`); the readiness polls are cancelled, and the first read on each side takes what is
+    /// already in the socket, then arms the multishot receive.
+    private func enterCompletionMode() {
+        completionMode = true
+        clientInput.reserve()
+        targetInput.reserve()
+        worker.reactor.stopReadiness(for: token, tag: Self.clientTag)
+        worker.reactor.stopReadiness(for: token, tag: Self.targetTag)
+        clientReadable = true
+        targetReadable = true
+    }
+
+    /// Completion mode: a side whose send would block gets a one-shot writability poll (there is no standing
+    /// readiness registration to report it).
+    private func armWritability() {
+        switch phase {
+        case .relaying, .responding: break
+        default: return
+        }
+        if !clientWritable && !clientWritablePollArmed
+            && (t2cSlot != nil || controlCount > controlSent || httpOutSent < httpOut.count)
+        {
+            clientWritablePollArmed = (try? worker.reactor.awaitWritable(clientFD, for: token, tag: Self.clientTag)) != nil
+        }
+        if !targetWritable && !targetWritablePollArmed && targetFD >= 0 && c2tCount > c2tFirst {
+            targetWritablePollArmed = (try? worker.reactor.awaitWritable(targetFD, for: token, tag: Self.targetTag)) != nil
         }
     }
 
@@ -1081,7 +1240,7 @@ final class Connection: ReactorHandler {
         }
         tap?.clientRead(frames: frames)
         if c2tCount == 0 {
-            worker.pool.release(slot)
+            worker.release(slot)
             c2tSlot = nil
         }
     }
@@ -1107,7 +1266,7 @@ final class Connection: ReactorHandler {
 
     private func dropC2T() {
         if let slot = c2tSlot {
-            worker.pool.release(slot)
+            worker.release(slot)
             c2tSlot = nil
         }
         c2tCount = 0
@@ -1157,25 +1316,19 @@ final class Connection: ReactorHandler {
     }
 
     private func readTarget() -> Bool {
-        let pool = worker.pool
-        let slot = pool.acquire()
-        let headroom = BufferPool.headroom
-        let capacity = pool.slotSize - headroom
-        let status: IOStatus
+        let input: Input
         do {
-            status = try receiveFromTarget(into: slot + headroom, count: capacity)
+            input = try completionMode
+                ? nextCompletedInput(&targetInput, fd: targetFD, tag: Self.targetTag) : nextReadyInput(fromClient: false)
         } catch {
-            pool.release(slot)
             targetFailed(error)
             return true  // a Close is now queued: the caller must keep pumping to send it
         }
-        switch status {
+        switch input {
         case .wouldBlock:
             targetReadable = false
-            pool.release(slot)
             return false
         case .endOfStream:
-            pool.release(slot)
             targetReadable = false
             targetEOF = true
             if worker.configuration.verbose {
@@ -1184,10 +1337,11 @@ final class Connection: ReactorHandler {
             dropC2T()
             queueClose(.normalClosure, reason: "Target closed")
             return true
-        case .transferred(let n):
-            if n < capacity && !targetHungUp && targetTLS == nil { targetReadable = false }
+        case .bytes(let slot, let range):
+            let n = range.count
+            let headroom = range.lowerBound
             if worker.sessionIdleMs != nil { lastActivityAt = MonotonicClock.milliseconds() }
-            var span = UnsafeMutableRawBufferPointer(start: slot, count: pool.slotSize).mutableBytes
+            var span = UnsafeMutableRawBufferPointer(start: slot, count: worker.pool.slotSize).mutableBytes
             t2cStart = FrameEncoder.writeHeader(
                 into: &span, endingAt: headroom, opcode: .binary, isFinal: true, payloadLength: n, maskingKey: nil)
             t2cEnd = headroom + n
@@ -1218,7 +1372,7 @@ final class Connection: ReactorHandler {
         case .transferred(let n):
             t2cStart += n
             if t2cStart == t2cEnd {
-                worker.pool.release(slot)
+                worker.release(slot)
                 t2cSlot = nil
             } else {
                 clientWritable = false
@@ -1326,6 +1480,7 @@ final class Connection: ReactorHandler {
 
     private func drainLinger() -> Bool {
         guard clientReadable else { return false }
+        if completionMode { return drainCompletedLinger() }
         let scratch = worker.scratch
         for _ in 0..<16 {
             let status: IOStatus
@@ -1344,6 +1499,30 @@ final class Connection: ReactorHandler {
                 return false
             case .transferred:
                 continue
+            }
+        }
+        return true
+    }
+
+    /// `drainLinger` in completion mode: drops the buffers received, until the client's FIN.
+    private func drainCompletedLinger() -> Bool {
+        for _ in 0..<16 {
+            let input: Input
+            do {
+                input = try nextCompletedInput(&clientInput, fd: clientFD, tag: Self.clientTag)
+            } catch {
+                finish(reason: "closed")
+                return false
+            }
+            switch input {
+            case .wouldBlock:
+                clientReadable = false
+                return false
+            case .endOfStream:
+                finish(reason: "closed")
+                return false
+            case .bytes(let slot, _):
+                worker.release(slot)
             }
         }
         return true
@@ -1411,14 +1590,15 @@ final class Connection: ReactorHandler {
         releaseHeadSlot()
         dropC2T()
         if let slot = t2cSlot {
-            worker.pool.release(slot)
+            worker.release(slot)
             t2cSlot = nil
         }
+        clientInput.drain(worker.release)
         closeFile()
         if targetFD >= 0 {
             closeTarget()
         }
-        Sockets.close(clientFD)
+        worker.reactor.close(clientFD)
         targetTLS = nil
         let clientTLS = tls.map { "\($0.protocolVersion) \($0.kernelSend ? "kernel" : "user")" }
         tls = nil
@@ -1464,5 +1644,15 @@ final class Connection: ReactorHandler {
         let millis = Int((value * 1000).rounded())
         let fraction = millis % 1000
         return "\(millis / 1000)." + (fraction < 10 ? "00" : fraction < 100 ? "0" : "") + "\(fraction)"
+    }
+}
+
+extension Connection.Phase {
+    /// The client's input is still read (relayed, or drained while lingering).
+    var readsClient: Bool {
+        switch self {
+        case .relaying, .lingering: true
+        default: false
+        }
     }
 }

@@ -100,6 +100,8 @@ public struct ProxyConfiguration: Sendable {
     public var maxRequestHeadBytes = 16 * 1024
     /// Bytes per receive buffer (one per direction, held only while bytes are in flight).
     public var bufferSize = 256 * 1024
+    /// The reactors' I/O backend (`--io-backend`; `auto` is resolved by the CLI before the proxy starts).
+    public var ioBackend = IOBackend.epoll
     /// `--record FILE` (absolute): each WebSocket session is recorded to `FILE.<n>` in websockify's format.
     public var recordPath: String?
     /// Wrap mode: `'<command>' (port N)`, logged as `connecting to command: …` instead of the loopback target.

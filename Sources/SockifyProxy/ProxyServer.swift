@@ -174,7 +174,7 @@ public final class ProxyServer: @unchecked Sendable {
         }
         if config.daemon { lines.append("  - Backgrounding (daemon)") }
         if let record = config.recordPath { lines.append("  - Recording to '\(record).*'") }
-        lines.append("  - \(workers.count) reactor thread(s), epoll")
+        lines.append("  - \(workers.count) reactor thread(s), \(configuration.ioBackend.rawValue)")
         if let metrics = metricsAddress {
             let host = metrics.host.contains(":") ? "[\(metrics.host)]" : metrics.host
             lines.append("  - Metrics on http://\(host):\(metrics.port)/metrics and /healthz")
@@ -315,7 +315,7 @@ public final class ProxyServer: @unchecked Sendable {
     /// The `/metrics` page: every reactor's counters, summed, with per-reactor utilisation.
     func metricsText() -> String {
         PrometheusText.render(
-            snapshots: workers.map { $0.metrics.snapshot() }, backend: "epoll", draining: isDraining,
+            snapshots: workers.map { $0.metrics.snapshot() }, backend: configuration.ioBackend.rawValue, draining: isDraining,
             perWorker: false)
     }
 

@@ -34,8 +34,11 @@ final class Worker: @unchecked Sendable {
         self.configuration = configuration
         self.server = server
         self.logger = logger
-        reactor = try Reactor<Connection>(tickInterval: 250)
-        pool = BufferPool(slotSize: configuration.bufferSize + BufferPool.headroom)
+        let slotSize = configuration.bufferSize + BufferPool.headroom
+        reactor = try Reactor<Connection>(
+            tickInterval: 250, backend: configuration.ioBackend, receiveSlotSize: slotSize,
+            receiveBufferCount: Self.receiveBufferCount(slotSize: slotSize), headroom: BufferPool.headroom)
+        pool = BufferPool(slotSize: slotSize)
         webRoot = configuration.webRoot.map { WebRoot(directory: $0, allowsListing: !configuration.fileOnly) }
         scratch = .allocate(byteCount: 16 * 1024, alignment: 16)
         headTimeoutMs = Self.milliseconds(configuration.requestHeadTimeout)
@@ -48,6 +51,20 @@ final class Worker: @unchecked Sendable {
     }
 
     deinit { scratch.deallocate() }
+
+    /// io_uring: buffers in the reactor's receive ring — about 8 MiB of them (a power of two, 8…256), whatever
+    /// `--buffer-size` is. Pages are touched only as buffers are used.
+    static func receiveBufferCount(slotSize: Int) -> Int {
+        var count = 8
+        while count < 256 && (count * 2) * slotSize <= 8 << 20 { count *= 2 }
+        return count
+    }
+
+    /// Gives a relay slot back: to the reactor's receive ring when it came from there (io_uring), else to the pool.
+    @inline(__always)
+    func release(_ slot: UnsafeMutableRawPointer) {
+        if !reactor.recycle(slot) { pool.release(slot) }
+    }
 
     static func milliseconds(_ duration: Duration) -> Int64 {
         let (seconds, attoseconds) = duration.components

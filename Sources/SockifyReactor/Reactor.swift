@@ -1,5 +1,5 @@
-// One event loop per core over edge-triggered epoll: registrations, generation-checked dispatch, listeners,
-// cross-thread inbox with eventfd wake-ups, and a coarse tick for timeouts.
+// One event loop per core over edge-triggered epoll or io_uring: registrations, generation-checked dispatch,
+// listeners, cross-thread inbox with eventfd wake-ups, and a coarse tick for timeouts.
 import CSockify
 import Glibc
 import Synchronization
@@ -15,10 +15,48 @@ public struct Readiness: OptionSet, Sendable {
     public static let error = Readiness(rawValue: 8)
 }
 
+/// How the reactor waits for and performs I/O. Chosen once, when the reactor is made.
+public enum IOBackend: String, Sendable, CaseIterable {
+    /// Edge-triggered epoll: readiness events, the handler does every `recv`/`send` itself.
+    case epoll
+    /// io_uring: readiness through multishot polls, and — for handlers that ask (`startReceiving`) — completions:
+    /// the kernel receives into a provided buffer ring and hands over filled buffers, with no `recv` syscall and
+    /// no wait syscall of its own (one `io_uring_enter` per loop turn submits and waits).
+    case ioUring = "io_uring"
+}
+
+/// Why a completion-mode receive (`Reactor.startReceiving`) delivers no more buffers.
+public enum ReceiveEnd: Equatable, Sendable {
+    /// The peer shut down its write side.
+    case endOfStream
+    /// The reactor's buffer ring was empty when bytes arrived; they wait in the socket. Read them with `recv`
+    /// (into a pool slot), then call `startReceiving` again.
+    case noBuffers
+    /// The receive was cancelled (`stopReceiving`) or ended without a reason of its own; bytes may wait in the
+    /// socket.
+    case stopped
+    /// The socket failed (`ECONNRESET`, …).
+    case failed(Errno)
+}
+
 /// A reactor-owned object that descriptors are registered for (one proxied connection).
 public protocol ReactorHandler: AnyObject {
     /// One of this handler's descriptors, registered with `tag`, became ready.
     func ready(_ readiness: Readiness, tag: UInt8)
+    /// io_uring only, after `startReceiving`: `count` bytes arrived for `tag` in a receive buffer. The bytes start
+    /// `BufferPool.headroom` bytes into `slot`, which is laid out like a pool slot of the reactor's receive size;
+    /// the handler owns it until it gives it back with `Reactor.recycle(_:)`.
+    func received(_ slot: UnsafeMutableRawPointer, count: Int, tag: UInt8)
+    /// io_uring only: the receive started by `startReceiving` for `tag` delivers no more buffers.
+    func receiveEnded(_ end: ReceiveEnd, tag: UInt8)
+}
+
+extension ReactorHandler {
+    public func received(_ slot: UnsafeMutableRawPointer, count: Int, tag: UInt8) {
+        preconditionFailure("\(Self.self) started a completion-mode receive but does not take its buffers")
+    }
+
+    public func receiveEnded(_ end: ReceiveEnd, tag: UInt8) {}
 }
 
 /// Identifies a handler slot and the generation it had when it was handed out; a stale token matches nothing.
@@ -32,7 +70,12 @@ public struct Token: Hashable, Sendable {
     }
 }
 
-/// An edge-triggered epoll event loop confined to one thread.
+/// An event loop confined to one thread, over edge-triggered epoll or over io_uring (`IOBackend`).
+///
+/// The backend is a closed choice made at start-up; the loop switches on it once per wait, not per event, and
+/// events reach handlers through the generic `Handler` type (no existential on the data path). Under io_uring the
+/// same contract holds: `register` arms an edge-triggered multishot poll, listeners a multishot accept, and
+/// `startReceiving` turns a descriptor's input into completions (see `ReactorURing.swift`).
 ///
 /// `epoll_data.u64` layout (what `dispatch` decodes):
 ///
@@ -54,43 +97,76 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
     /// Called on the loop thread after the current batch of events when `requestDeferredWork()` was called (a
     /// handler that yielded for fairness resumes here). Set once; no allocation per request.
     public var onDeferredWork: (() -> Void)?
-    private var deferredWorkRequested = false
+    var deferredWorkRequested = false
 
+    /// The backend this reactor runs on.
+    public let backend: IOBackend
+    /// -1 under io_uring.
     private let epollFD: CInt
-    private let wakeFD: CInt
-    private var handlers: [Handler?] = []
-    private var generations: [UInt32] = []
+    let wakeFD: CInt
+    /// The ring, its buffer ring and per-slot descriptors; nil under epoll.
+    let uring: URingState?
+    var handlers: [Handler?] = []
+    var generations: [UInt32] = []
     private var freeSlots: [UInt32] = []
     /// Listeners by tag; a closed one keeps its place (fd -1) so the tags of the others stay valid.
-    private var listeners: [(fd: CInt, owned: Bool, survivesClose: Bool, onAccept: (CInt, SocketAddress) -> Void)] = []
+    var listeners: [(fd: CInt, owned: Bool, survivesClose: Bool, onAccept: (CInt, SocketAddress) -> Void)] = []
     private let inbox = Mutex<[@Sendable () -> Void]>([])
-    private let stopRequested = Atomic<Bool>(false)
+    let stopRequested = Atomic<Bool>(false)
     private var events: UnsafeMutablePointer<epoll_event>
     private let eventCapacity = 512
     /// A descriptor held in reserve for `shedOneConnection`.
-    private var spareFD: CInt = -1
+    var spareFD: CInt = -1
 
     private static var wakeSlot: UInt32 { 0xFF_FFFF }
     private static var listenerSlot: UInt32 { 0xFF_FFFE }
 
-    /// - Parameter tickInterval: milliseconds between `onTick` calls.
-    public init(tickInterval: Int64 = 250) throws(Errno) {
+    /// - Parameters:
+    ///   - tickInterval: milliseconds between `onTick` calls.
+    ///   - backend: epoll, or io_uring (which throws when the kernel refuses a ring; `URing.probe()` says why).
+    ///   - receiveSlotSize: io_uring: the size of a receive buffer including `headroom` (a pool slot's size), so
+    ///     a received buffer can stand in for a pool slot.
+    ///   - receiveBufferCount: io_uring: buffers in the reactor's provided buffer ring (a power of two).
+    public init(
+        tickInterval: Int64 = 250, backend: IOBackend = .epoll, receiveSlotSize: Int = 64 * 1024 + 16,
+        receiveBufferCount: Int = 64, headroom: Int = 16
+    ) throws(Errno) {
         self.tickInterval = tickInterval
-        let ep = epoll_create1(CInt(EPOLL_CLOEXEC))
-        guard ep != -1 else { throw Errno.current }
+        self.backend = backend
         let wake = eventfd(0, CInt(EFD_NONBLOCK) | CInt(EFD_CLOEXEC))
-        guard wake != -1 else {
-            let err = Errno.current
-            Glibc.close(ep)
-            throw err
-        }
-        epollFD = ep
+        guard wake != -1 else { throw Errno.current }
         wakeFD = wake
-        events = .allocate(capacity: eventCapacity)
+        events = .allocate(capacity: backend == .epoll ? eventCapacity : 1)
+        switch backend {
+        case .epoll:
+            let ep = epoll_create1(CInt(EPOLL_CLOEXEC))
+            guard ep != -1 else {
+                let err = Errno.current
+                Glibc.close(wake)
+                events.deallocate()
+                throw err
+            }
+            epollFD = ep
+            uring = nil
+        case .ioUring:
+            epollFD = -1
+            do {
+                uring = try URingState(
+                    slotSize: receiveSlotSize, bufferCount: receiveBufferCount, headroom: headroom)
+            } catch {
+                Glibc.close(wake)
+                events.deallocate()
+                throw error
+            }
+        }
         spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
-        var ev = epoll_event()
-        CSockify_epoll_event_set(&ev, CSockify_EPOLLIN(), Self.pack(slot: Self.wakeSlot, generation: 0, tag: 0))
-        guard epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, &ev) == 0 else { throw Errno.current }
+        if let uring {
+            try uring.armWake(wakeFD)
+        } else {
+            var ev = epoll_event()
+            CSockify_epoll_event_set(&ev, CSockify_EPOLLIN(), Self.pack(slot: Self.wakeSlot, generation: 0, tag: 0))
+            guard epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, &ev) == 0 else { throw Errno.current }
+        }
     }
 
     deinit {
@@ -98,7 +174,7 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
         if spareFD >= 0 { Glibc.close(spareFD) }
         for listener in listeners where listener.owned && listener.fd >= 0 { Glibc.close(listener.fd) }
         Glibc.close(wakeFD)
-        Glibc.close(epollFD)
+        if epollFD >= 0 { Glibc.close(epollFD) }
     }
 
     @inline(__always)
@@ -121,13 +197,15 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
         return Token(slot: slot, generation: 0)
     }
 
-    /// Releases the handler's slot. Events already queued for its descriptors are dropped.
+    /// Releases the handler's slot. Events already queued for its descriptors are dropped (under io_uring, a
+    /// dropped completion's receive buffer goes back to the ring).
     public func remove(_ token: Token) {
         let index = Int(token.slot)
         guard generations[index] == token.generation else { return }
         handlers[index] = nil
         generations[index] &+= 1
         freeSlots.append(token.slot)
+        uring?.forget(slot: token.slot)
     }
 
     /// The handler `token` names, or nil when that handler has left (its slot may already hold another one).
@@ -139,7 +217,7 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
 
     /// Nanoseconds the loop spent handling events (not waiting in `epoll_wait`) since it started; read on the loop
     /// thread (e.g. from `onTick`) for utilisation metrics.
-    public private(set) var busyNanoseconds: Int64 = 0
+    public internal(set) var busyNanoseconds: Int64 = 0
 
     /// Number of live handlers.
     public var handlerCount: Int { handlers.count - freeSlots.count }
@@ -152,7 +230,12 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
     /// Registers `fd` edge-triggered for input, output and peer hang-up on behalf of `token`'s handler.
     /// Edge-triggered: the handler must read (and write) until `wouldBlock` before it can expect another event.
     /// The corresponding C call is `epoll_ctl(2)` with `EPOLL_CTL_ADD`.
+    /// Under io_uring: an edge-triggered multishot `POLL_ADD` for the same events.
     public func register(_ fd: CInt, for token: Token, tag: UInt8) throws(Errno) {
+        if let uring {
+            try uring.armPoll(fd, token: token, tag: tag)
+            return
+        }
         var ev = epoll_event()
         let mask = CSockify_EPOLLIN() | CSockify_EPOLLOUT() | CSockify_EPOLLRDHUP() | CSockify_EPOLLET()
         CSockify_epoll_event_set(&ev, mask, Self.pack(slot: token.slot, generation: token.generation, tag: tag))
@@ -162,8 +245,20 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
     /// Removes `fd` from the interest list (closing the fd does this too).
     /// The corresponding C call is `epoll_ctl(2)` with `EPOLL_CTL_DEL`.
     public func deregister(_ fd: CInt) {
+        if let uring {
+            uring.cancelAll(fd)
+            return
+        }
         var ev = epoll_event()
         _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, &ev)
+    }
+
+    /// Closes a descriptor registered with this reactor. Under io_uring its polls and receives are cancelled
+    /// first: an io_uring request holds a reference to the socket, so a bare `close` would leave it open (the peer
+    /// would never see our FIN) until the request ended.
+    public func close(_ fd: CInt) {
+        if let uring { uring.cancelAll(fd) }
+        Glibc.close(fd)
     }
 
     /// Watches a listening socket (level-triggered); `onAccept` gets each accepted descriptor and its peer.
@@ -175,10 +270,14 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
     public func addListener(
         _ fd: CInt, owned: Bool = true, survivesClose: Bool = false, onAccept: @escaping (CInt, SocketAddress) -> Void
     ) throws(Errno) {
-        var ev = epoll_event()
         let index = UInt8(listeners.count)
-        CSockify_epoll_event_set(&ev, CSockify_EPOLLIN(), Self.pack(slot: Self.listenerSlot, generation: 0, tag: index))
-        guard epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &ev) == 0 else { throw Errno.current }
+        if let uring {
+            try uring.armAccept(fd, index: index)
+        } else {
+            var ev = epoll_event()
+            CSockify_epoll_event_set(&ev, CSockify_EPOLLIN(), Self.pack(slot: Self.listenerSlot, generation: 0, tag: index))
+            guard epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &ev) == 0 else { throw Errno.current }
+        }
         listeners.append((fd, owned, survivesClose, onAccept))
     }
 
@@ -188,6 +287,7 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
         pausedListeners.removeAll { !listeners[$0].survivesClose }
         for index in listeners.indices where listeners[index].fd >= 0 && !listeners[index].survivesClose {
             deregister(listeners[index].fd)
+            uring?.closedListeners.insert(index)
             if listeners[index].owned { Glibc.close(listeners[index].fd) }
             listeners[index].fd = -1
         }
@@ -212,7 +312,7 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
         wake()
     }
 
-    private func wake() {
+    func wake() {
         var one: UInt64 = 1
         _ = Glibc.write(wakeFD, &one, 8)
     }
@@ -223,6 +323,10 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
     /// again (tests step a reactor this way).
     public func run() {
         defer { stopRequested.store(false, ordering: .releasing) }
+        if let uring {
+            runURing(uring)
+            return
+        }
         var nextTick = MonotonicClock.milliseconds() + tickInterval
         var wokeAt = MonotonicClock.nanoseconds()
         while !stopRequested.load(ordering: .acquiring) {
@@ -239,16 +343,22 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
             for i in 0..<Int(count) {
                 dispatch(events + i)
             }
-            if deferredWorkRequested {
-                deferredWorkRequested = false
-                onDeferredWork?()
-            }
-            let after = MonotonicClock.milliseconds()
-            if after >= nextTick {
-                nextTick = after + tickInterval
-                if !pausedListeners.isEmpty { resumePausedListeners() }
-                onTick?(after)
-            }
+            endTurn(&nextTick)
+        }
+    }
+
+    /// The end of a loop turn on either backend: deferred work, then the tick when it is due.
+    func endTurn(_ nextTick: inout Int64) {
+        if deferredWorkRequested {
+            deferredWorkRequested = false
+            onDeferredWork?()
+        }
+        let after = MonotonicClock.milliseconds()
+        if after >= nextTick {
+            nextTick = after + tickInterval
+            if !pausedListeners.isEmpty { resumePausedListeners() }
+            if let uring { rearmAcceptsIfLimitChanged(uring) }
+            onTick?(after)
         }
     }
 
@@ -277,7 +387,7 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
         handler.ready(readiness, tag: tag)
     }
 
-    private func drainInbox() {
+    func drainInbox() {
         var counter: UInt64 = 0
         _ = Glibc.read(wakeFD, &counter, 8)
         let work = inbox.withLock { queue -> [@Sendable () -> Void] in
@@ -294,23 +404,36 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
     /// If the spare could not be had (another thread took the descriptor), the listener is paused until the next
     /// tick instead: a level-triggered listener left readable would otherwise wake the loop in a busy spin.
     private func shedOneConnection(_ listener: CInt, index: Int) {
-        acceptFailures &+= 1
-        if spareFD >= 0 {
-            Glibc.close(spareFD)
-            spareFD = -1
-            if let (fd, _) = try? Sockets.accept(listener) { Glibc.close(fd) }
-            spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
-            if spareFD >= 0 { return }
-        }
+        if shedWithSpare(listener).spareKept { return }
         var ev = epoll_event()
         CSockify_epoll_event_set(&ev, 0, Self.pack(slot: Self.listenerSlot, generation: 0, tag: UInt8(index)))
         if epoll_ctl(epollFD, EPOLL_CTL_MOD, listener, &ev) == 0 { pausedListeners.append(index) }
     }
 
+    /// Gives up the spare descriptor to accept and close the oldest pending connection. `spareKept`: the spare was
+    /// taken back (the listener can stay watched); `shed`: a pending connection was there and was closed.
+    func shedWithSpare(_ listener: CInt) -> (spareKept: Bool, shed: Bool) {
+        acceptFailures &+= 1
+        guard spareFD >= 0 else { return (false, false) }
+        Glibc.close(spareFD)
+        spareFD = -1
+        var shed = false
+        if let (fd, _) = try? Sockets.accept(listener) {
+            Glibc.close(fd)
+            shed = true
+        }
+        spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        return (spareFD >= 0, shed)
+    }
+
     /// Watches paused listeners again (called every tick) and retries taking the spare descriptor.
-    private func resumePausedListeners() {
+    func resumePausedListeners() {
         if spareFD < 0 { spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC) }
         for index in pausedListeners where index < listeners.count && listeners[index].fd >= 0 {
+            if let uring {
+                try? uring.armAccept(listeners[index].fd, index: UInt8(index))
+                continue
+            }
             var ev = epoll_event()
             CSockify_epoll_event_set(&ev, CSockify_EPOLLIN(), Self.pack(slot: Self.listenerSlot, generation: 0, tag: UInt8(index)))
             _ = epoll_ctl(epollFD, EPOLL_CTL_MOD, listeners[index].fd, &ev)
@@ -318,10 +441,10 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
         pausedListeners.removeAll(keepingCapacity: true)
     }
 
-    private var pausedListeners: [Int] = []
+    var pausedListeners: [Int] = []
 
     /// Connections refused because the process ran out of descriptors.
-    public private(set) var acceptFailures = 0
+    public internal(set) var acceptFailures = 0
 
     private func acceptAll(listenerIndex: Int) {
         guard listenerIndex < listeners.count, listeners[listenerIndex].fd >= 0 else { return }

@@ -96,6 +96,18 @@ public enum Sockets {
         return (fd, peer)
     }
 
+    /// The peer of a connected socket (`getpeername(2)`); an empty address when the call fails. Used for sockets
+    /// accepted by io_uring's multishot accept, which reports only the descriptor.
+    public static func peerAddress(_ fd: CInt) -> SocketAddress {
+        var peer = SocketAddress()
+        peer.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let rc = withUnsafeMutablePointer(to: &peer.storage) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &peer.length) }
+        }
+        if rc != 0 { peer = SocketAddress() }
+        return peer
+    }
+
     /// Starts a non-blocking connect. Returns the socket; completion is signalled by writability, then
     /// `pendingError(_:)` tells the outcome. The corresponding C calls are `socket(2)` and `connect(2)`.
     @inline(never)

@@ -82,19 +82,25 @@ public final class URing {
     /// - Throws: the last tier's error, or the first error that is not `EINVAL` (`EPERM`: disabled by sysctl,
     ///   seccomp or LSM; `ENOSYS`: no io_uring in this kernel; `ENOMEM`: memory limits).
     /// The corresponding C call is `io_uring_queue_init_params(3)`.
-    public init(entries: UInt32 = 256, completionEntries: UInt32? = nil, tiers: [SetupFlags] = URing.defaultTiers)
-        throws(Errno)
-    {
+    ///   - startsDisabled: with `singleIssuer`, create the ring disabled (`IORING_SETUP_R_DISABLED`) so that it can be
+    ///     made and set up (buffer rings registered, SQEs prepared) on one thread and then run on another, which
+    ///     calls `enable()` before its first submit: the kernel takes the enabling thread as the single issuer.
+    public init(
+        entries: UInt32 = 256, completionEntries: UInt32? = nil, tiers: [SetupFlags] = URing.defaultTiers,
+        startsDisabled: Bool = false
+    ) throws(Errno) {
         precondition(!tiers.isEmpty, "at least one setup tier")
         let ring = UnsafeMutablePointer<io_uring>.allocate(capacity: 1)
         var lastError = Errno(rawValue: EINVAL)
         for tier in tiers {
             var params = io_uring_params()
             params.flags = tier.rawValue | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP
+            if startsDisabled && tier.contains(.singleIssuer) { params.flags |= IORING_SETUP_R_DISABLED }
             params.cq_entries = completionEntries ?? entries &* 4
             let rc = io_uring_queue_init_params(entries, ring, &params)
             if rc == 0 {
                 self.ring = ring
+                isDisabled = startsDisabled && tier.contains(.singleIssuer)
                 setupFlags = tier
                 features = params.features
                 submissionEntries = Int(params.sq_entries)
@@ -117,6 +123,18 @@ public final class URing {
 
     /// The ring's descriptor (for diagnostics; never close it).
     public var descriptor: CInt { ring.pointee.ring_fd }
+
+    /// The ring was created disabled and `enable()` has not run yet.
+    public private(set) var isDisabled: Bool
+
+    /// Enables a ring created with `startsDisabled` (`io_uring_enable_rings`); call it on the thread that will
+    /// submit. Does nothing for a ring that is already enabled.
+    public func enable() throws(Errno) {
+        guard isDisabled else { return }
+        let rc = CSockify_io_uring_enable_rings(ring.pointee.ring_fd)
+        guard rc >= 0 else { throw Errno(rawValue: -rc) }
+        isDisabled = false
+    }
 
     // MARK: submitting and waiting
 
@@ -283,6 +301,19 @@ public final class URing {
     /// Queues a close of `fd`. A close does not cancel requests still armed on the descriptor (they hold their
     /// own file reference): cancel them first (`prepareCancel(fd:…)`).
     /// The corresponding C call is `io_uring_prep_close(3)`.
+    /// A readiness poll on `fd` for `mask` (`POLLIN`, `POLLOUT`, `POLLRDHUP` bits). Multishot polls are
+    /// edge-triggered (the kernel adds `EPOLLET` unless `IORING_POLL_ADD_LEVEL`): one completion per wake-up of
+    /// the socket, each carrying the events then ready, like `epoll` with `EPOLLET`.
+    public func preparePoll(fd: CInt, mask: UInt32, multishot: Bool, userData: URingUserData) throws(Errno) {
+        let sqe = try nextSubmission()
+        if multishot {
+            io_uring_prep_poll_multishot(sqe, fd, mask)
+        } else {
+            io_uring_prep_poll_add(sqe, fd, mask)
+        }
+        io_uring_sqe_set_data64(sqe, userData.rawValue)
+    }
+
     public func prepareClose(fd: CInt, userData: URingUserData) throws(Errno) {
         let sqe = try nextSubmission()
         io_uring_prep_close(sqe, fd)

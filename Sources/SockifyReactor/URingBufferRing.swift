@@ -159,6 +159,19 @@ public struct URingBufferRing: ~Copyable {
         publish()
     }
 
+    /// The id of the buffer whose slot (payload minus headroom) starts at `slot`, or nil when `slot` is not one of
+    /// this ring's buffers (a pool slot, say).
+    @inline(__always)
+    public func bufferID(ofSlot slot: UnsafeMutableRawPointer) -> UInt16? {
+        let offset = slot - storage
+        guard offset >= 0, offset < storageLength, offset % stride == 0 else { return nil }
+        return UInt16(truncatingIfNeeded: offset / stride)
+    }
+
+    /// The start of buffer `id`'s headroom: the payload begins `headroom` bytes after it.
+    @inline(__always)
+    public func slot(of id: UInt16) -> UnsafeMutableRawPointer { payload(of: id) - headroom }
+
     #if DEBUG
     /// Buffers the kernel currently owns (debug builds only; for tests).
     public var buffersInKernel: Int { inKernel.count { $0 } }

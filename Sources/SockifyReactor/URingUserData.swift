@@ -18,6 +18,12 @@ public struct URingOperation: RawRepresentable, Hashable, Sendable, CustomString
     public static let connect = URingOperation(rawValue: 5)
     public static let close = URingOperation(rawValue: 6)
     public static let cancel = URingOperation(rawValue: 7)
+    /// A multishot readiness poll (the reactor's stand-in for an edge-triggered epoll registration).
+    public static let poll = URingOperation(rawValue: 8)
+    /// A one-shot writability poll, armed when a send would block.
+    public static let pollWritable = URingOperation(rawValue: 9)
+    /// The reactor's wake-up eventfd.
+    public static let wake = URingOperation(rawValue: 10)
     /// Reserved: with an op byte of 0xFF a `user_data` could equal liburing's `LIBURING_UDATA_TIMEOUT` (all ones),
     /// which liburing swallows on kernels without `IORING_FEAT_EXT_ARG`. `URingUserData.init` refuses it.
     public static let reserved = URingOperation(rawValue: 0xFF)
@@ -32,6 +38,9 @@ public struct URingOperation: RawRepresentable, Hashable, Sendable, CustomString
         case .connect: "connect"
         case .close: "close"
         case .cancel: "cancel"
+        case .poll: "poll"
+        case .pollWritable: "pollout"
+        case .wake: "wake"
         default: "op\(rawValue)"
         }
     }

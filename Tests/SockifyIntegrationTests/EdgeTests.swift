@@ -43,7 +43,7 @@ extension ProxyBinaryTests {
                 #expect(text.contains("sockify_bytes_total{direction=\"target_to_client\"} 10000"))
                 #expect(text.contains("sockify_handshake_failures_total{reason=\"bad_request\"} 1"))
                 #expect(text.contains("sockify_close_codes_total{code=\"1000\"} 1"))
-                #expect(text.contains("sockify_backend_info{backend=\"epoll\"} 1"))
+                #expect(text.contains("sockify_backend_info{backend=\"\(ProxyKind.ioBackend)\"} 1"))
                 #expect(text.contains("sockify_draining 0"))
                 let health = try await Self.get(port: metricsPort, "/healthz")
                 #expect(health.status == 200 && health.body == "ready\n")

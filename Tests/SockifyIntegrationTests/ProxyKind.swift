@@ -16,6 +16,13 @@ enum ProxyKind: String, Sendable, CaseIterable {
         return kind
     }
 
+    /// The I/O backend a Sockify under test runs on: `SOCKIFY_IO_BACKEND` (which the proxy reads in place of
+    /// `--io-backend auto`; CI runs the suite once per backend), else what `auto` picks on a kernel with io_uring.
+    static var ioBackend: String {
+        let pinned = ProcessInfo.processInfo.environment["SOCKIFY_IO_BACKEND"] ?? ""
+        return pinned.isEmpty || pinned == "auto" ? "io_uring" : pinned
+    }
+
     /// Whether this proxy is known to behave as `deviation` describes (the allow-list).
     func has(_ deviation: Deviation) -> Bool {
         switch self {

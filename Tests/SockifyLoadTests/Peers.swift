@@ -23,7 +23,7 @@ enum Repository {
 final class SpawnedPeer {
     let process = Process()
     private let output = Pipe()
-    private(set) var port: UInt16 = 0
+    var port: UInt16 = 0
 
     /// Starts `executable` and, if `announcesPort`, waits (at most 15 s) for its `PORT <n>` line.
     init(_ executable: String, _ arguments: [String], announcesPort: Bool) throws {

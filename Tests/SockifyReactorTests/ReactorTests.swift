@@ -33,11 +33,11 @@ func runUntil(_ reactor: Reactor<RecordingHandler>, attempts: Int = 40, _ condit
     }
 }
 
-@Suite("Reactor (epoll)")
+@Suite("Reactor (epoll and io_uring)")
 struct ReactorTests {
-    @Test("readable and writable edges reach the registered handler with its tag")
-    func readinessDelivered() throws {
-        let reactor = try Reactor<RecordingHandler>(tickInterval: 10)
+    @Test("readable and writable edges reach the registered handler with its tag", arguments: IOBackend.allCases)
+    func readinessDelivered(_ backend: IOBackend) throws {
+        let reactor = try Reactor<RecordingHandler>(tickInterval: 10, backend: backend)
         let handler = RecordingHandler()
         let token = reactor.add(handler)
         let (a, b) = try loopbackPair()
@@ -54,9 +54,9 @@ struct ReactorTests {
         #expect(try Sockets.receive(b, into: &received, count: 1) == .wouldBlock)
     }
 
-    @Test("events for a removed handler are dropped even if its slot is reused")
-    func staleGenerationDropped() throws {
-        let reactor = try Reactor<RecordingHandler>(tickInterval: 10)
+    @Test("events for a removed handler are dropped even if its slot is reused", arguments: IOBackend.allCases)
+    func staleGenerationDropped(_ backend: IOBackend) throws {
+        let reactor = try Reactor<RecordingHandler>(tickInterval: 10, backend: backend)
         let old = RecordingHandler()
         let oldToken = reactor.add(old)
         let (a, b) = try loopbackPair()
@@ -74,9 +74,9 @@ struct ReactorTests {
         #expect(fresh.events.isEmpty)
     }
 
-    @Test("peer shutdown is reported as hangup and reads end of stream")
-    func hangup() throws {
-        let reactor = try Reactor<RecordingHandler>(tickInterval: 10)
+    @Test("peer shutdown is reported as hangup and reads end of stream", arguments: IOBackend.allCases)
+    func hangup(_ backend: IOBackend) throws {
+        let reactor = try Reactor<RecordingHandler>(tickInterval: 10, backend: backend)
         let handler = RecordingHandler()
         let token = reactor.add(handler)
         let (a, b) = try loopbackPair()
@@ -89,9 +89,9 @@ struct ReactorTests {
         #expect(try Sockets.receive(b, into: &byte, count: 1) == .endOfStream)
     }
 
-    @Test("execute runs work on the loop and ticks fire")
-    func executeAndTick() throws {
-        let reactor = try Reactor<RecordingHandler>(tickInterval: 1)
+    @Test("execute runs work on the loop and ticks fire", arguments: IOBackend.allCases)
+    func executeAndTick(_ backend: IOBackend) throws {
+        let reactor = try Reactor<RecordingHandler>(tickInterval: 1, backend: backend)
         let ticks = Atomic<Int>(0)
         reactor.onTick = { _ in ticks.add(1, ordering: .relaxed) }
         let ran = Atomic<Bool>(false)
@@ -108,12 +108,12 @@ struct ReactorTests {
         #expect(tickCount > 1)
     }
 
-    @Test("connecting to a closed port reports ECONNREFUSED through SO_ERROR")
-    func connectRefused() throws {
+    @Test("connecting to a closed port reports ECONNREFUSED through SO_ERROR", arguments: IOBackend.allCases)
+    func connectRefused(_ backend: IOBackend) throws {
         let probe = try Sockets.listen(on: SocketAddress.resolve(host: "127.0.0.1", port: 0, passive: true), reusePort: false)
         let address = try Sockets.localAddress(probe)
         Sockets.close(probe)
-        let reactor = try Reactor<RecordingHandler>(tickInterval: 10)
+        let reactor = try Reactor<RecordingHandler>(tickInterval: 10, backend: backend)
         let handler = RecordingHandler()
         let fd = try Sockets.connect(to: address)
         defer { Sockets.close(fd) }

@@ -51,6 +51,9 @@ int CSockify_close_range(unsigned first, unsigned last);
 static inline unsigned char CSockify_IOSQE_BUFFER_SELECT(void) { return IOSQE_BUFFER_SELECT; }
 // - io_uring_for_each_cqe is a function-like macro; URing.drainCompletions writes its head/tail walk out in Swift.
 // - io_uring_setup_buf_ring (liburing >= 2.4) does not exist in Debian 12's 2.3; URingBufferRing registers by hand.
+// - io_uring_enable_rings is declared by Debian 12's liburing 2.3 but not exported from liburing.so.2.3; this calls
+//   io_uring_register(IORING_REGISTER_ENABLE_RINGS) directly and returns 0 or -errno like liburing.
+int CSockify_io_uring_enable_rings(int ring_fd);
 
 // ---- TLS (OpenSSL 3, Debian's libssl-dev; TLS.swift) -----------------------------------------------------------
 // Functions import as is; these are the macros (SSL_CTX_ctrl/BIO_ctrl wrappers, SSL_OP_BIT constants) the importer
