@@ -12,9 +12,13 @@ struct CompletionInput {
     /// Buffers queued beyond which the connection cancels the receive (backpressure).
     static let backpressureLimit = 2
 
-    private var slots: [UnsafeMutableRawPointer] = []
-    private var counts: [Int] = []
-    private var head = 0
+    // Up to four buffers inline (no heap: an idle connection keeps none, a busy one allocates nothing per read);
+    // more — only between a cancel and its completion — wait in `overflow`, behind the inline ones.
+    private var inlineSlots = InlineArray<4, UnsafeMutableRawPointer?>(repeating: nil)
+    private var inlineCounts = InlineArray<4, Int32>(repeating: 0)
+    private var inlineHead = 0
+    private var inlineCount = 0
+    private var overflow: [(slot: UnsafeMutableRawPointer, count: Int)] = []
     /// A multishot receive is armed (between `startReceiving` and its `receiveEnded`).
     var receiving = false
     /// Its cancellation was requested (backpressure); it still counts as receiving until it ends.
@@ -23,27 +27,36 @@ struct CompletionInput {
     var end: ReceiveEnd?
 
     /// Buffers received and not yet taken.
-    var pending: Int { slots.count - head }
-
-    mutating func reserve() {
-        slots.reserveCapacity(8)
-        counts.reserveCapacity(8)
-    }
+    var pending: Int { inlineCount + overflow.count }
 
     mutating func push(_ slot: UnsafeMutableRawPointer, count: Int) {
-        slots.append(slot)
-        counts.append(count)
+        guard overflow.isEmpty && inlineCount < 4 else {
+            overflow.append((slot, count))
+            return
+        }
+        let index = (inlineHead + inlineCount) & 3
+        inlineSlots[index] = slot
+        inlineCounts[index] = Int32(count)
+        inlineCount += 1
     }
 
     /// The oldest buffer and its byte count, or nil when none is queued.
     mutating func pop() -> (slot: UnsafeMutableRawPointer, count: Int)? {
-        guard head < slots.count else { return nil }
-        let taken = (slots[head], counts[head])
-        head += 1
-        if head == slots.count {
-            slots.removeAll(keepingCapacity: true)
-            counts.removeAll(keepingCapacity: true)
-            head = 0
+        guard inlineCount > 0, let slot = inlineSlots[inlineHead] else { return nil }
+        let taken = (slot, Int(inlineCounts[inlineHead]))
+        inlineSlots[inlineHead] = nil
+        inlineHead = (inlineHead + 1) & 3
+        inlineCount -= 1
+        if inlineCount == 0 && !overflow.isEmpty {
+            // Refill from the overflow, oldest first, so the order stays the order of arrival.
+            let moved = min(4, overflow.count)
+            inlineHead = 0
+            for i in 0..<moved {
+                inlineSlots[i] = overflow[i].slot
+                inlineCounts[i] = Int32(overflow[i].count)
+            }
+            inlineCount = moved
+            overflow.removeFirst(moved)
         }
         return taken
     }

@@ -1016,7 +1016,7 @@ final class Connection: ReactorHandler {
         targetTLS?.shutdown()
         targetTLS = nil
         targetInput.drain(worker.release)
-        worker.reactor.close(targetFD)
+        worker.reactor.close(targetFD, for: token, tag: Self.targetTag)
         targetFD = -1
     }
 
@@ -1171,8 +1171,6 @@ final class Connection: ReactorHandler {
     /// already in the socket, then arms the multishot receive.
     private func enterCompletionMode() {
         completionMode = true
-        clientInput.reserve()
-        targetInput.reserve()
         worker.reactor.stopReadiness(for: token, tag: Self.clientTag)
         worker.reactor.stopReadiness(for: token, tag: Self.targetTag)
         clientReadable = true
@@ -1598,7 +1596,7 @@ final class Connection: ReactorHandler {
         if targetFD >= 0 {
             closeTarget()
         }
-        worker.reactor.close(clientFD)
+        worker.reactor.close(clientFD, for: token, tag: Self.clientTag)
         targetTLS = nil
         let clientTLS = tls.map { "\($0.protocolVersion) \($0.kernelSend ? "kernel" : "user")" }
         tls = nil

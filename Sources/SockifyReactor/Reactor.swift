@@ -170,6 +170,10 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
     }
 
     deinit {
+        if let uring {
+            _ = try? uring.ring.submitAndGetEvents()
+            for fd in uring.deferredCloses + uring.closingNow { Glibc.close(fd) }
+        }
         events.deallocate()
         if spareFD >= 0 { Glibc.close(spareFD) }
         for listener in listeners where listener.owned && listener.fd >= 0 { Glibc.close(listener.fd) }
@@ -253,12 +257,18 @@ public final class Reactor<Handler: ReactorHandler>: @unchecked Sendable {
         _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, &ev)
     }
 
-    /// Closes a descriptor registered with this reactor. Under io_uring its polls and receives are cancelled
-    /// first: an io_uring request holds a reference to the socket, so a bare `close` would leave it open (the peer
-    /// would never see our FIN) until the request ended.
-    public func close(_ fd: CInt) {
-        if let uring { uring.cancelAll(fd) }
-        Glibc.close(fd)
+    /// Closes a descriptor registered for `token`'s handler with `tag`. Under io_uring its poll, writability poll
+    /// and receive are cancelled by `user_data` (a hash lookup each; cancelling by descriptor would scan every
+    /// request in the ring) and the `close` itself waits for the next `io_uring_enter`, which submits the
+    /// cancellations and runs their completions: an io_uring request holds its own reference to the socket, so
+    /// closing first would leave the socket open (no FIN for the peer) until the request ended.
+    public func close(_ fd: CInt, for token: Token, tag: UInt8) {
+        guard let uring else {
+            Glibc.close(fd)
+            return
+        }
+        uring.cancel(token, tag: tag)
+        uring.deferredCloses.append(fd)
     }
 
     /// Watches a listening socket (level-triggered); `onAccept` gets each accepted descriptor and its peer.

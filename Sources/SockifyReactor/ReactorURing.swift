@@ -13,8 +13,9 @@ import Glibc
 final class URingState {
     let ring: URing
     var buffers: URingBufferRing
-    /// The descriptor registered per `tag << 24 | slot` (to re-arm a multishot poll the kernel ended).
-    private var descriptors: [UInt32: CInt] = [:]
+    /// The descriptor registered per `slot * 2 + tag` (to re-arm a multishot poll the kernel ended; tags 0 and 1,
+    /// the ones connections use: 8 bytes per connection, no hashing), -1 when none.
+    private var descriptors: [CInt] = []
     /// Listener indexes closed by `closeListeners` (their cancelled accepts are not re-armed).
     var closedListeners: Set<Int> = []
     /// RLIMIT_NOFILE's soft limit when the accepts were armed: a multishot accept reads the limit once, when it is
@@ -32,7 +33,7 @@ final class URingState {
         // 1024 SQEs: a loop turn that closes many connections queues one cancel each.
         // Disabled until the loop thread enables it: a reactor is made on one thread and run on another, and a
         // SINGLE_ISSUER ring belongs to the thread that enables it (else io_uring_enter fails with EEXIST).
-        ring = try URing(entries: 1024, startsDisabled: true)
+        ring = try URing(entries: 4096, startsDisabled: true)
         buffers = try URingBufferRing(
             ring: ring, groupID: 1, count: bufferCount, size: slotSize - headroom, headroom: headroom)
     }
@@ -43,17 +44,27 @@ final class URingState {
     }
 
     func descriptor(slot: UInt32, tag: UInt8) -> CInt {
-        descriptors[UInt32(tag) << 24 | slot] ?? -1
+        let index = Int(slot) * 2 + Int(tag)
+        return tag < 2 && index < descriptors.count ? descriptors[index] : -1
     }
 
-    /// Forgets the descriptors of a slot whose handler left (tags 0 and 1, the ones connections use).
+    /// Forgets the descriptors of a slot whose handler left.
     func forget(slot: UInt32) {
-        descriptors[slot] = nil
-        descriptors[1 << 24 | slot] = nil
+        let index = Int(slot) * 2
+        if index + 1 < descriptors.count {
+            descriptors[index] = -1
+            descriptors[index + 1] = -1
+        }
     }
 
     func armPoll(_ fd: CInt, token: Token, tag: UInt8) throws(Errno) {
-        descriptors[UInt32(tag) << 24 | token.slot] = fd
+        if tag < 2 {
+            let index = Int(token.slot) * 2 + Int(tag)
+            if index >= descriptors.count {
+                descriptors.append(contentsOf: repeatElement(-1, count: index + 2 - descriptors.count))
+            }
+            descriptors[index] = fd
+        }
         try ring.preparePoll(fd: fd, mask: Self.pollMask, multishot: true, userData: Self.userData(.poll, token, tag: tag))
     }
 
@@ -66,6 +77,20 @@ final class URingState {
     func armAccept(_ fd: CInt, index: UInt8) throws(Errno) {
         try ring.prepareMultishotAccept(
             listener: fd, userData: URingUserData(operation: .accept, generation: 0, slot: UInt32(index)))
+    }
+
+    /// Descriptors closed during this loop turn: their cancellations go in with the next `io_uring_enter`, after
+    /// which they are closed (`closingNow`).
+    var deferredCloses: [CInt] = []
+    var closingNow: [CInt] = []
+
+    private static let cancelUserData = URingUserData(operation: .cancel, generation: 0, slot: 0)
+
+    /// Queues the cancellation of everything a handler may have armed on one descriptor.
+    func cancel(_ token: Token, tag: UInt8) {
+        for operation in [URingOperation.poll, .pollWritable, .receive] {
+            _ = try? ring.prepareCancel(Self.userData(operation, token, tag: tag), userData: Self.cancelUserData)
+        }
     }
 
     /// Cancels every request on `fd` now (submitted at once: the cancel must reach the kernel while `fd` is
@@ -137,11 +162,13 @@ extension Reactor {
         do { try uring.ring.enable() } catch { preconditionFailure("io_uring_enable_rings failed with \(error)") }
         var nextTick = MonotonicClock.milliseconds() + tickInterval
         var wokeAt = MonotonicClock.nanoseconds()
+        defer { closeDeferred(uring, flush: true) }
         while !stopRequested.load(ordering: .acquiring) {
             let beforeWait = MonotonicClock.nanoseconds()
             busyNanoseconds &+= beforeWait - wokeAt
             let now = beforeWait / 1_000_000
-            let timeout = deferredWorkRequested ? 0 : max(0, nextTick - now)
+            swap(&uring.closingNow, &uring.deferredCloses)
+            let timeout = deferredWorkRequested || !uring.closingNow.isEmpty ? 0 : max(0, nextTick - now)
             do {
                 if timeout == 0 {
                     try uring.ring.submitAndGetEvents()
@@ -155,6 +182,7 @@ extension Reactor {
                     "io_uring_enter failed with \(error)")
             }
             wokeAt = MonotonicClock.nanoseconds()
+            closeDeferred(uring, flush: false)
             uring.ring.drainCompletions { completion in dispatch(completion, uring) }
             endTurn(&nextTick)
         }
@@ -172,6 +200,18 @@ extension Reactor {
             _ = try? uring.ring.prepareCancel(userData, userData: URingUserData(operation: .cancel, generation: 0, slot: 0))
             try? uring.armAccept(listeners[index].fd, index: UInt8(index))
         }
+    }
+
+    /// Closes the descriptors whose cancellations the last `io_uring_enter` submitted (`flush`: all of them, after
+    /// one more enter — the loop is ending).
+    private func closeDeferred(_ uring: URingState, flush: Bool) {
+        if flush {
+            uring.closingNow += uring.deferredCloses
+            uring.deferredCloses.removeAll()
+            _ = try? uring.ring.submitAndGetEvents()
+        }
+        for fd in uring.closingNow { Glibc.close(fd) }
+        uring.closingNow.removeAll(keepingCapacity: true)
     }
 
     /// The live handler a completion names, or nil when its slot has moved on (generation mismatch).

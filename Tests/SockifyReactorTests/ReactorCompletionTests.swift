@@ -58,7 +58,7 @@ struct ReactorCompletionTests {
         let handler = ReceivingHandler(reactor: reactor)
         let token = reactor.add(handler)
         let (a, b) = try uringTCPPair()
-        defer { reactor.close(b) }
+        defer { reactor.close(b, for: token, tag: 1) }
         try reactor.startReceiving(b, for: token, tag: 1)
         let pattern = uringPattern(300_000)
         var sent = 0
@@ -89,7 +89,7 @@ struct ReactorCompletionTests {
         let old = ReceivingHandler(reactor: reactor)
         let oldToken = reactor.add(old)
         let (a, b) = try uringTCPPair()
-        defer { Sockets.close(a); reactor.close(b) }
+        defer { Sockets.close(a); Sockets.close(b) }
         try reactor.startReceiving(b, for: oldToken, tag: 0)
         step(reactor, attempts: 2) { false }  // the receive is armed in the kernel
         try uringWriteAll(a, uringPattern(5_000))
@@ -110,7 +110,7 @@ struct ReactorCompletionTests {
         handler.holdsBuffers = true
         let token = reactor.add(handler)
         let (a, b) = try uringTCPPair()
-        defer { Sockets.close(a); reactor.close(b) }
+        defer { Sockets.close(a); Sockets.close(b) }
         try reactor.startReceiving(b, for: token, tag: 0)
         let pattern = uringPattern(64 * 1024)
         try uringWriteAll(a, pattern)
@@ -130,7 +130,7 @@ struct ReactorCompletionTests {
         let handler = ReceivingHandler(reactor: reactor)
         let token = reactor.add(handler)
         let (a, b) = try uringTCPPair()
-        defer { Sockets.close(a); reactor.close(b) }
+        defer { Sockets.close(a); Sockets.close(b) }
         try reactor.startReceiving(b, for: token, tag: 0)
         try uringWriteAll(a, [1, 2, 3])
         step(reactor) { handler.bytes.count == 3 }
@@ -149,7 +149,7 @@ struct ReactorCompletionTests {
         let handler = ReceivingHandler(reactor: reactor)
         let token = reactor.add(handler)
         let (a, b) = try uringTCPPair()
-        defer { Sockets.close(b); reactor.close(a) }
+        defer { Sockets.close(b); Sockets.close(a) }
         let chunk = [UInt8](repeating: 7, count: 65536)
         var filled = 0
         for _ in 0..<10_000 {
@@ -181,7 +181,7 @@ struct ReactorCompletionTests {
         #expect(accepted.allSatisfy { $0.1.host == "127.0.0.1" })
     }
 
-    @Test("close cancels the requests in flight, so the peer sees end of stream at once")
+    @Test("close cancels the requests in flight, so the peer sees end of stream after one loop turn")
     func closeReleasesSocket() throws {
         let reactor = try makeURingReactor()
         let handler = ReceivingHandler(reactor: reactor)
@@ -189,9 +189,9 @@ struct ReactorCompletionTests {
         let (a, b) = try uringTCPPair()
         defer { Sockets.close(a) }
         try reactor.register(b, for: token, tag: 0)
-        try reactor.startReceiving(b, for: token, tag: 1)
+        try reactor.startReceiving(b, for: token, tag: 0)
         step(reactor, attempts: 2) { false }
-        reactor.close(b)
+        reactor.close(b, for: token, tag: 0)
         reactor.remove(token)
         step(reactor, attempts: 2) { false }
         #expect(uringWait(a, milliseconds: 2000))
