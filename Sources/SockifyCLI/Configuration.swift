@@ -164,7 +164,8 @@ func authPlugin(_ options: WebsockifyOptions) -> AuthPlugin? {
 /// manager or a test run can pin the backend without editing command lines.
 func resolveBackend(
     _ choice: IOBackendChoice, logger: Logger,
-    pinned: String? = getenv("SOCKIFY_IO_BACKEND").map { String(cString: $0) }
+    pinned: String? = getenv("SOCKIFY_IO_BACKEND").map { String(cString: $0) },
+    probe: () -> URingAvailability = URing.probe
 ) throws(ConfigurationError) -> IOBackend {
     var choice = choice
     if choice == .auto, let pinned, !pinned.isEmpty {
@@ -177,14 +178,14 @@ func resolveBackend(
     case .epoll:
         return .epoll
     case .ioUring:
-        let availability = URing.probe()
+        let availability = probe()
         guard availability.isAvailable else {
             throw ConfigurationError(message: "--io-backend io_uring: \(availability)")
         }
         return .ioUring
     case .auto:
         guard IOBackendChoice.autoPreference == .ioUring else { return .epoll }
-        let availability = URing.probe()
+        let availability = probe()
         guard availability.isAvailable else {
             logger.info("\(availability); using epoll")
             return .epoll
