@@ -29,15 +29,21 @@ struct CompletionInput {
     /// Buffers received and not yet taken.
     var pending: Int { inlineCount + overflow.count }
 
-    mutating func push(_ slot: UnsafeMutableRawPointer, count: Int) {
-        guard overflow.isEmpty && inlineCount < 4 else {
+    /// Queues a filled buffer; true when the receive should be cancelled now (`backpressureLimit` reached and no
+    /// cancellation asked for yet — it is then counted as asked for).
+    @discardableResult
+    mutating func push(_ slot: UnsafeMutableRawPointer, count: Int) -> Bool {
+        if overflow.isEmpty && inlineCount < 4 {
+            let index = (inlineHead + inlineCount) & 3
+            inlineSlots[index] = slot
+            inlineCounts[index] = Int32(count)
+            inlineCount += 1
+        } else {
             overflow.append((slot, count))
-            return
         }
-        let index = (inlineHead + inlineCount) & 3
-        inlineSlots[index] = slot
-        inlineCounts[index] = Int32(count)
-        inlineCount += 1
+        guard pending >= Self.backpressureLimit && !cancelling else { return false }
+        cancelling = true
+        return true
     }
 
     /// The oldest buffer and its byte count, or nil when none is queued.

@@ -187,29 +187,20 @@ final class Connection: ReactorHandler {
 
     /// io_uring: a receive buffer filled for one side (completion mode only; see `enterCompletionMode`).
     func received(_ slot: UnsafeMutableRawPointer, count: Int, tag: UInt8) {
-        if tag == Self.clientTag {
-            guard completionMode, phase.readsClient else {
-                worker.release(slot)
-                return
-            }
-            clientInput.push(slot, count: count)
-            clientReadable = true
-            if clientInput.pending >= CompletionInput.backpressureLimit && !clientInput.cancelling {
-                clientInput.cancelling = true
-                worker.reactor.stopReceiving(for: token, tag: Self.clientTag)
-            }
-        } else {
-            guard completionMode, targetFD >= 0 else {
-                worker.release(slot)
-                return
-            }
-            targetInput.push(slot, count: count)
-            targetReadable = true
-            if targetInput.pending >= CompletionInput.backpressureLimit && !targetInput.cancelling {
-                targetInput.cancelling = true
-                worker.reactor.stopReceiving(for: token, tag: Self.targetTag)
-            }
+        let isClient = tag == Self.clientTag
+        guard completionMode, isClient ? phase.readsClient : targetFD >= 0 else {
+            worker.release(slot)
+            return
         }
+        let backpressure: Bool
+        if isClient {
+            backpressure = clientInput.push(slot, count: count)
+            clientReadable = true
+        } else {
+            backpressure = targetInput.push(slot, count: count)
+            targetReadable = true
+        }
+        if backpressure { worker.reactor.stopReceiving(for: token, tag: tag) }
         pump()
     }
 

@@ -105,22 +105,15 @@ final class SpawnedPeer {
     func waitUntilListening() throws {
         let deadline = Date().addingTimeInterval(15)
         while Date() < deadline {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = port.bigEndian
-            address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-            let rc = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            if let fd = try? BlockingClient.connect(port: port) {
+                close(fd)
+                return
             }
-            close(fd)
-            if rc == 0 { return }
             usleep(50_000)
         }
         throw UsageError("nothing listens on port \(port) after 15 s")
     }
 
-    /// A port the kernel just handed out (and that we released again).
     static func freePort() throws -> UInt16 {
         let fd = try Sockets.listen(on: SocketAddress.resolve(host: "127.0.0.1", port: 0), reusePort: false)
         defer { Sockets.close(fd) }

@@ -44,6 +44,21 @@ struct CompletionInputTests {
         #expect(input.pending == 0)
     }
 
+    @Test("the second queued buffer asks for the receive to be cancelled, once")
+    func backpressure() {
+        var input = CompletionInput()
+        input.receiving = true
+        var asked: [Bool] = []
+        for i in 0..<3 { asked.append(input.push(Self.slot(i), count: 1)) }
+        #expect(asked == [false, true, false], "the second buffer asks; the third finds it already asked")
+        #expect(input.cancelling)
+        while input.pop() != nil {}
+        input.ended(.stopped)
+        asked = []
+        for i in 3..<5 { asked.append(input.push(Self.slot(i), count: 1)) }
+        #expect(asked == [false, true], "a new receive is cancelled again")
+    }
+
     @Test("end of stream and errors are kept for the reader; a stop or an empty ring is not an end")
     func ends() {
         var input = CompletionInput()
