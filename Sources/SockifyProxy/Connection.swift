@@ -1469,12 +1469,13 @@ final class Connection: ReactorHandler {
 
     private func drainLinger() -> Bool {
         guard clientReadable else { return false }
-        if completionMode { return drainCompletedLinger() }
         let scratch = worker.scratch
         for _ in 0..<16 {
             let status: IOStatus
             do {
-                status = try Sockets.receive(clientFD, into: scratch.baseAddress!, count: scratch.count)
+                status = completionMode
+                    ? try discardCompletedInput()
+                    : try Sockets.receive(clientFD, into: scratch.baseAddress!, count: scratch.count)
             } catch {
                 finish(reason: "closed")
                 return false
@@ -1493,28 +1494,15 @@ final class Connection: ReactorHandler {
         return true
     }
 
-    /// `drainLinger` in completion mode: drops the buffers received, until the client's FIN.
-    private func drainCompletedLinger() -> Bool {
-        for _ in 0..<16 {
-            let input: Input
-            do {
-                input = try nextCompletedInput(&clientInput, fd: clientFD, tag: Self.clientTag)
-            } catch {
-                finish(reason: "closed")
-                return false
-            }
-            switch input {
-            case .wouldBlock:
-                clientReadable = false
-                return false
-            case .endOfStream:
-                finish(reason: "closed")
-                return false
-            case .bytes(let slot, _):
-                worker.release(slot)
-            }
+    /// `drainLinger` in completion mode: takes the next received buffer and drops it.
+    private func discardCompletedInput() throws(TLSError) -> IOStatus {
+        switch try nextCompletedInput(&clientInput, fd: clientFD, tag: Self.clientTag) {
+        case .wouldBlock: return .wouldBlock
+        case .endOfStream: return .endOfStream
+        case .bytes(let slot, let range):
+            worker.release(slot)
+            return .transferred(range.count)
         }
-        return true
     }
 
     /// Called about every tick: deadlines and heartbeats.
